@@ -1,0 +1,84 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "err.h"
+#include "util.h"
+
+static void test_rerr_wrap_and_codes(void **state)
+{
+    rerr *e = NULL;
+    assert_int_equal(rerr_set(&e, ENOENT, "open %s", "/x"), -ENOENT);
+    assert_string_equal(rerr_msg(e), "open /x: No such file or directory");
+    assert_int_equal(rerr_wrap(&e, "create %s", "abc"), -ENOENT);
+    assert_string_equal(rerr_msg(e), "create abc: open /x: No such file or directory");
+    rerr_free(e);
+    e = NULL;
+    assert_int_equal(rerr_setx(&e, 0, "plain"), -EIO);
+    assert_string_equal(rerr_msg(e), "plain");
+    rerr_free(e);
+}
+
+static void test_parse_int(void **state)
+{
+    int64_t v;
+    assert_int_equal(parse_int64("42", 0, 100, &v), 0);
+    assert_int_equal(v, 42);
+    assert_int_equal(parse_int64("101", 0, 100, &v), -ERANGE);
+    assert_int_equal(parse_int64("4x", 0, 100, &v), -EINVAL);
+    assert_int_equal(parse_int64("", 0, 100, &v), -EINVAL);
+    assert_int_equal(parse_int64(" 1", 0, 100, &v), -EINVAL);
+    uint32_t u;
+    assert_int_equal(parse_uint32("-1", &u), -ERANGE);
+}
+
+static void test_strv_split(void **state)
+{
+    _cleanup_strv_ char **v = strv_split("::/a:/b::/c:", ":");
+    assert_int_equal(strv_len(v), 3);
+    assert_string_equal(v[0], "/a");
+    assert_string_equal(v[2], "/c");
+    assert_true(strv_contains(v, "/b"));
+    assert_false(strv_contains(v, "/d"));
+}
+
+static void test_dns_label(void **state)
+{
+    assert_true(is_dns_label("default"));
+    assert_true(is_dns_label("a-b-1"));
+    assert_false(is_dns_label("-a"));
+    assert_false(is_dns_label("a-"));
+    assert_false(is_dns_label("A"));
+    assert_false(is_dns_label("a_b"));
+    assert_false(is_dns_label(""));
+    char long_label[65];
+    memset(long_label, 'a', 64);
+    long_label[64] = '\0';
+    assert_false(is_dns_label(long_label));
+}
+
+static void test_valid_id(void **state)
+{
+    assert_true(is_valid_id("abc123"));
+    assert_true(is_valid_id("a.b_c-d"));
+    assert_false(is_valid_id(".."));
+    assert_false(is_valid_id("a/b"));
+    assert_false(is_valid_id("-a"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rerr_wrap_and_codes),
+        cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_strv_split),
+        cmocka_unit_test(test_dns_label),
+        cmocka_unit_test(test_valid_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
