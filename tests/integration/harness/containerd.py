@@ -99,6 +99,7 @@ class Containerd:
         self.reaper_build = pathlib.Path(reaper_build)
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
         self.proc = None
+        self.teardown_errors = []
         names = ["root", "state", "opt", "cni_bin", "cni_conf", "bin", "reaper_root",
                  "reaper_overlay", "pods"]
         self.dirs = {n: self.dir / n for n in names}
@@ -191,25 +192,39 @@ class Containerd:
     def _remove_cri_pods(self):
         client = cri.CriClient(self.address, self.pods_dir, self.image.ref)
         try:
-            self.teardown_errors = client.remove_all_pods()
-        except grpc.RpcError as e:  # CRI never came up: nothing to remove through it
-            self.teardown_errors = [f"ListPodSandbox: {e.code()}"]
+            self.teardown_errors += client.remove_all_pods()
         finally:
             client.close()
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self._remove_cri_pods()
-            self._clean_ctr_namespace("default")
-            self.proc.send_signal(signal.SIGTERM)
+    def _drain(self):
+        """Best effort, like a node drain: CRI pods first, then ctr tasks of `default`."""
+        for step in (self._remove_cri_pods, lambda: self._clean_ctr_namespace("default")):
             try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        shims = self.shim_pids()
-        sockets = procs.unix_sockets_of(shims)
-        procs.kill_all(shims)
-        procs.unlink_stale(sockets)
-        procs.unmount_under(self.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)
+                step()
+            except (grpc.RpcError, subprocess.SubprocessError, OSError) as e:
+                self.teardown_errors.append(f"drain: {e!r}")
+
+    def _terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.teardown_errors.append("containerd ignored SIGTERM for 15 s")
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        """Drain, stop containerd, kill our leftover shims, unmount and remove the temp tree."""
+        try:
+            if self.proc and self.proc.poll() is None:
+                try:
+                    self._drain()
+                finally:
+                    self._terminate()
+        finally:
+            shims = self.shim_pids()
+            sockets = procs.unix_sockets_of(shims)
+            procs.kill_all(shims)
+            procs.unlink_stale(sockets)
+            procs.unmount_under(self.dir)
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -264,6 +264,15 @@ class CriClient:
         except FileNotFoundError:
             return []
 
+    def wait_log(self, pod, container, count, timeout=5.0):
+        """Test-side bounded wait until the log holds >= count entries; returns read_log()."""
+        deadline = time.monotonic() + timeout
+        while len(lines := self.read_log(pod, container)) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{container}: {len(lines)} of {count} log lines: {lines}")
+            time.sleep(0.05)
+        return lines
+
     # ---- teardown ----
     def cleanup(self):
         """Stop and remove every pod this client created (containers go with them)."""
