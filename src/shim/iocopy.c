@@ -6,7 +6,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#define COPY_BUF  (32 * 1024)
+#define COPY_BUF   (32 * 1024)
 #define MAX_ROUNDS 16 /* per wakeup, so one busy stream cannot starve the loop */
 
 static void finish(struct copier *c)

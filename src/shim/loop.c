@@ -18,6 +18,14 @@ struct loop {
     size_t n_defer, cap_defer;
 };
 
+static void run_deferred(struct loop *l)
+{
+    /* fns may defer more; index-based walk picks those up too */
+    for (size_t i = 0; i < l->n_defer; i++)
+        l->defer[i].fn(l->defer[i].ptr);
+    l->n_defer = 0;
+}
+
 int loop_new(struct loop **out, rerr **err)
 {
     int fd = epoll_create1(EPOLL_CLOEXEC);
@@ -56,14 +64,6 @@ void loop_unwatch(struct loop *l, struct watch *w)
     if (w->events != 0 && w->fd >= 0)
         epoll_ctl(l->epfd, EPOLL_CTL_DEL, w->fd, NULL);
     w->events = 0;
-}
-
-static void run_deferred(struct loop *l)
-{
-    /* fns may defer more; index-based walk picks those up too */
-    for (size_t i = 0; i < l->n_defer; i++)
-        l->defer[i].fn(l->defer[i].ptr);
-    l->n_defer = 0;
 }
 
 void loop_defer_free(struct loop *l, void (*fn)(void *), void *ptr)

@@ -3,6 +3,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct flag {
@@ -11,8 +13,14 @@ struct flag {
     bool is_bool;
 };
 
-#define STR_FLAG(n, f)  {n, offsetof(struct shim_opts, f), false}
-#define BOOL_FLAG(n, f) {n, offsetof(struct shim_opts, f), true}
+#define STR_FLAG(n, f)                                                                             \
+    {                                                                                              \
+        n, offsetof(struct shim_opts, f), false                                                    \
+    }
+#define BOOL_FLAG(n, f)                                                                            \
+    {                                                                                              \
+        n, offsetof(struct shim_opts, f), true                                                     \
+    }
 
 static const struct flag flags[] = {
     STR_FLAG("namespace", ns),

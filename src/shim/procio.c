@@ -123,14 +123,14 @@ int procio_attach(struct proc *p, struct loop *l, struct child_io *cio,
         r = attach_terminal(p, l, cio, out_done, err);
     else {
         if (cio->fifo[1] >= 0)
-            copier_start(&p->out, l, steal_fd(cio->pipe_shim[1]), steal_fd(cio->fifo[1]),
-                         out_done, p);
+            copier_start(&p->out, l, steal_fd(cio->pipe_shim[1]), steal_fd(cio->fifo[1]), out_done,
+                         p);
         if (cio->fifo[2] >= 0)
-            copier_start(&p->err, l, steal_fd(cio->pipe_shim[2]), steal_fd(cio->fifo[2]),
-                         out_done, p);
+            copier_start(&p->err, l, steal_fd(cio->pipe_shim[2]), steal_fd(cio->fifo[2]), out_done,
+                         p);
         if (cio->fifo[0] >= 0)
-            copier_start(&p->in, l, steal_fd(cio->fifo[0]), steal_fd(cio->pipe_shim[0]),
-                         stdin_done, p);
+            copier_start(&p->in, l, steal_fd(cio->fifo[0]), steal_fd(cio->pipe_shim[0]), stdin_done,
+                         p);
     }
     procio_discard(cio);
     return r;

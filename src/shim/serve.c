@@ -149,9 +149,10 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
     int r = loop_new(&svc.loop, err);
     if (r < 0)
         return r;
-    svc.tasks = (struct shim_tasks){.loop = svc.loop, .cfg = cfg,
-                                    .hooks = {.proc_finished = task_rpc_proc_finished,
-                                              .data = &svc}};
+    svc.tasks =
+        (struct shim_tasks){.loop = svc.loop,
+                            .cfg = cfg,
+                            .hooks = {.proc_finished = task_rpc_proc_finished, .data = &svc}};
     _cleanup_close_ int sigfd = open_signals(err);
     if (sigfd < 0)
         return sigfd;

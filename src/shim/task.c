@@ -191,8 +191,8 @@ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
     pid_t pid = 0;
     int pidfd = -1;
     if (r == 0) {
-        struct container_create_opts opts = {.id = id, .bundle = bundle,
-                                             .console_fd = cio.console_sock};
+        struct container_create_opts opts = {
+            .id = id, .bundle = bundle, .console_fd = cio.console_sock};
         memcpy(opts.stdio, cio.stdio, sizeof(opts.stdio));
         r = container_create(ts->cfg, &opts, &pid, &pidfd, err);
     }

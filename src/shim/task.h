@@ -50,7 +50,7 @@ struct proc {
     struct timespec exited_at;
     struct proc_stdio io;
     struct copier out, err, in;
-    int console; /* pty master (ResizePty), or -1 */
+    int console;              /* pty master (ResizePty), or -1 */
     struct oci_process *spec; /* exec: the process to start */
     struct parked *parked;
     struct proc *next; /* in task->execs */

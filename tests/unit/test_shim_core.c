@@ -13,8 +13,8 @@
 
 static void test_flags_go_style(void **state)
 {
-    char *argv[] = {"shim",  "-namespace", "k8s.io", "--address=/run/c.sock", "-id", "abc",
-                    "-debug", "start",     NULL};
+    char *argv[] = {"shim",   "-namespace", "k8s.io", "--address=/run/c.sock", "-id", "abc",
+                    "-debug", "start",      NULL};
     struct shim_opts o;
     rerr *err = NULL;
     assert_int_equal(shim_opts_parse(8, argv, &o, &err), 0);
@@ -43,20 +43,6 @@ static void test_flags_errors(void **state)
     rerr_free(err);
 }
 
-static void test_socket_path_groups(void **state)
-{
-    struct reaper_config cfg = {.runtime_root = "/run/reaper"};
-    _cleanup_free_ char *a = shim_socket_path(&cfg, "/c.sock", "k8s.io", "sandbox1");
-    _cleanup_free_ char *b = shim_socket_path(&cfg, "/c.sock", "k8s.io", "sandbox1");
-    _cleanup_free_ char *c = shim_socket_path(&cfg, "/c.sock", "k8s.io", "sandbox2");
-    _cleanup_free_ char *d = shim_socket_path(&cfg, "/c.sock", "default", "sandbox1");
-    assert_string_equal(a, b);
-    assert_string_not_equal(a, c);
-    assert_string_not_equal(a, d);
-    assert_true(strlen(a) < 108);
-    assert_int_equal(strncmp(a, "/run/reaper/s/", 14), 0);
-}
-
 static void test_stat_line(void **state)
 {
     /* comm with a space and a paren; utime 150, stime 50 ticks; rss 100 pages */
@@ -78,7 +64,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_flags_go_style),
         cmocka_unit_test(test_flags_errors),
-        cmocka_unit_test(test_socket_path_groups),
+
         cmocka_unit_test(test_stat_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
