@@ -104,7 +104,8 @@ static void maybe_finish(struct proc *p)
     if (p->finished || !p->exited || copier_active(&p->out) || copier_active(&p->err))
         return;
     struct task *t = p->task;
-    if (p->exec_id == NULL && !execs_finished(t))
+    bool is_exec = p->exec_id != NULL;
+    if (!is_exec && !execs_finished(t))
         return;
     p->finished = true;
     copier_close(&p->out);
@@ -112,8 +113,8 @@ static void maybe_finish(struct proc *p)
     copier_close(&p->in);
     struct shim_tasks *ts = t->owner;
     if (ts->hooks.proc_finished)
-        ts->hooks.proc_finished(p, ts->hooks.data);
-    if (p->exec_id != NULL && t->init.exited)
+        ts->hooks.proc_finished(p, ts->hooks.data); /* may schedule p's removal (deferred) */
+    if (is_exec && t->init.exited)
         maybe_finish(&t->init);
 }
 
@@ -339,26 +340,38 @@ static void unlink_task(struct shim_tasks *ts, struct task *t)
         }
 }
 
+static void free_exec(void *ptr)
+{
+    proc_release(ptr);
+    free(ptr);
+}
+
+static void free_task(void *ptr)
+{
+    struct task *t = ptr;
+    while (t->execs) {
+        struct proc *e = t->execs;
+        t->execs = e->next;
+        free_exec(e);
+    }
+    proc_release(&t->init);
+    free(t->id);
+    free(t->bundle);
+    free(t);
+}
+
+/* Unlinked now, freed after the current loop batch: callers may be deep inside a callback of
+ * this very process (a copier finishing), and its watches may still have events pending. */
 int proc_remove(struct shim_tasks *ts, struct proc *p, rerr **err)
 {
     struct task *t = p->task;
     if (p->exec_id) {
         unlink_exec(t, p);
-        proc_release(p);
-        free(p);
+        loop_defer_free(ts->loop, free_exec, p);
         return 0;
-    }
-    while (t->execs) {
-        struct proc *e = t->execs;
-        t->execs = e->next;
-        proc_release(e);
-        free(e);
     }
     int r = container_delete(ts->cfg, t->id, true, err);
     unlink_task(ts, t);
-    proc_release(&t->init);
-    free(t->id);
-    free(t->bundle);
-    free(t);
+    loop_defer_free(ts->loop, free_task, t);
     return r;
 }
