@@ -411,16 +411,9 @@ static void free_processes(Reaper__Task__PidsResponse *resp)
     free(resp->processes);
 }
 
-static void rpc_pids(struct shim_service *s, struct ttrpc_conn *c,
-                     const struct ttrpc_request *req)
+static void reply_pids(struct ttrpc_conn *c, uint32_t sid, const struct task *t)
 {
-    UNPACK(m, Reaper__Task__PidsRequest, reaper__task__pids_request);
-    struct task *t = tasks_find(&s->tasks, m->id);
     Reaper__Task__PidsResponse resp = REAPER__TASK__PIDS_RESPONSE__INIT;
-    if (t == NULL) {
-        reply_code(c, req->stream_id, TTRPC_NOT_FOUND, "task not found");
-        goto out;
-    }
     _cleanup_free_ pid_t *pids = NULL;
     size_t n = 0;
     if (t->sandbox)
@@ -428,12 +421,22 @@ static void rpc_pids(struct shim_service *s, struct ttrpc_conn *c,
     else if (!t->init.exited && proc_tree_pids(t->init.pid, &pids, &n, NULL) == 0)
         for (size_t i = 0; i < n; i++)
             add_process(&resp, pids[i], NULL);
-    for (struct proc *e = t->execs; e; e = e->next)
+    for (const struct proc *e = t->execs; e; e = e->next)
         if (e->pid > 0 && !e->exited)
             add_process(&resp, e->pid, e->exec_id);
-    reply_msg(c, req->stream_id, &resp.base);
+    reply_msg(c, sid, &resp.base);
     free_processes(&resp);
-out:
+}
+
+static void rpc_pids(struct shim_service *s, struct ttrpc_conn *c,
+                     const struct ttrpc_request *req)
+{
+    UNPACK(m, Reaper__Task__PidsRequest, reaper__task__pids_request);
+    struct task *t = tasks_find(&s->tasks, m->id);
+    if (t == NULL)
+        reply_code(c, req->stream_id, TTRPC_NOT_FOUND, "task not found");
+    else
+        reply_pids(c, req->stream_id, t);
     reaper__task__pids_request__free_unpacked(m, NULL);
 }
 
@@ -528,16 +531,9 @@ static size_t pack_metrics(const struct tree_stats *ts, uint8_t **out, const cha
     return reaper__cgroups__v1__metrics__pack(&m, *out);
 }
 
-static void rpc_stats(struct shim_service *s, struct ttrpc_conn *c,
-                      const struct ttrpc_request *req)
+static void reply_stats(struct ttrpc_conn *c, uint32_t sid, const struct task *t)
 {
-    UNPACK(m, Reaper__Task__StatsRequest, reaper__task__stats_request);
-    struct task *t = tasks_find(&s->tasks, m->id);
     struct tree_stats st = {0};
-    if (t == NULL) {
-        reply_code(c, req->stream_id, TTRPC_NOT_FOUND, "task not found");
-        goto out;
-    }
     if (!t->sandbox && !t->init.exited)
         stats_collect(t->init.pid, &st, NULL);
     _cleanup_free_ uint8_t *buf = NULL;
@@ -548,8 +544,18 @@ static void rpc_stats(struct shim_service *s, struct ttrpc_conn *c,
     any.type_url = (char *)type_url;
     Reaper__Task__StatsResponse resp = REAPER__TASK__STATS_RESPONSE__INIT;
     resp.stats = &any; /* never absent: containerd dereferences it */
-    reply_msg(c, req->stream_id, &resp.base);
-out:
+    reply_msg(c, sid, &resp.base);
+}
+
+static void rpc_stats(struct shim_service *s, struct ttrpc_conn *c,
+                      const struct ttrpc_request *req)
+{
+    UNPACK(m, Reaper__Task__StatsRequest, reaper__task__stats_request);
+    struct task *t = tasks_find(&s->tasks, m->id);
+    if (t == NULL)
+        reply_code(c, req->stream_id, TTRPC_NOT_FOUND, "task not found");
+    else
+        reply_stats(c, req->stream_id, t);
     reaper__task__stats_request__free_unpacked(m, NULL);
 }
 

@@ -99,7 +99,8 @@ class CriClient:
         self.channel.close()
 
     # ---- pods ----
-    def pod_config(self, name, namespace, uid, annotations, host_network, cgroup_parent):
+    def pod_config(self, name, namespace, uid, annotations, host_network, cgroup_parent,
+                   dns_servers=None):
         p = self.pb
         ns = p.NamespaceOption(network=p.NODE if host_network else p.POD, pid=p.CONTAINER,
                                ipc=p.POD)
@@ -111,14 +112,16 @@ class CriClient:
             labels={"io.kubernetes.pod.name": name, "io.kubernetes.pod.namespace": namespace,
                     "io.kubernetes.pod.uid": uid},
             annotations=dict(annotations or {}),
+            dns_config=p.DNSConfig(servers=list(dns_servers or [])),
             linux=p.LinuxPodSandboxConfig(
                 cgroup_parent=cgroup_parent,
                 security_context=p.LinuxSandboxSecurityContext(namespace_options=ns)))
 
     def run_pod(self, name, namespace="default", runtime_handler="runc", annotations=None,
-                host_network=True, uid=None, cgroup_parent=""):
+                host_network=True, uid=None, cgroup_parent="", dns_servers=None):
         uid = uid or str(uuid.uuid4())
-        cfg = self.pod_config(name, namespace, uid, annotations, host_network, cgroup_parent)
+        cfg = self.pod_config(name, namespace, uid, annotations, host_network, cgroup_parent,
+                              dns_servers)
         pathlib.Path(cfg.log_directory).mkdir(parents=True, exist_ok=True)  # kubelet does this
         resp = self.rt.RunPodSandbox(
             self.pb.RunPodSandboxRequest(config=cfg, runtime_handler=runtime_handler),
