@@ -85,6 +85,8 @@ struct ttrpc_conn;
 /* Called for each request. The handler answers with ttrpc_reply(), now or later (Wait). */
 typedef void (*ttrpc_handler_fn)(struct ttrpc_conn *c, const struct ttrpc_request *req, void *user);
 
+/* Accept only peers with our own euid/egid (SO_PEERCRED), as containerd's shims do. */
+int ttrpc_check_peer(int fd, rerr **err);
 /* Wrap an accepted, non-blocking, CLOEXEC socket. The connection owns fd. */
 struct ttrpc_conn *ttrpc_conn_new(int fd, ttrpc_handler_fn handler, void *user);
 int ttrpc_conn_fd(const struct ttrpc_conn *c);

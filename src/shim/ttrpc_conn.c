@@ -44,6 +44,18 @@ static void bytes_reserve(struct bytes *b, size_t need)
     b->cap = cap;
 }
 
+int ttrpc_check_peer(int fd, rerr **err)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return rerr_set(err, errno, "SO_PEERCRED");
+    if (cred.uid != geteuid() || cred.gid != getegid())
+        return rerr_setx(err, EPERM, "ttrpc peer pid %d uid %u gid %u is not our user", cred.pid,
+                         cred.uid, cred.gid);
+    return 0;
+}
+
 struct ttrpc_conn *ttrpc_conn_new(int fd, ttrpc_handler_fn handler, void *user)
 {
     struct ttrpc_conn *c = xcalloc(1, sizeof(*c));

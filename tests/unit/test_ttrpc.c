@@ -145,6 +145,15 @@ static void test_header_codec(void **state)
     assert_int_equal(d.flags, 4);
 }
 
+static void test_empty_ok_response_is_bare_header(void **state)
+{
+    size_t flen;
+    _cleanup_free_ uint8_t *f = ttrpc_response_frame(7, TTRPC_OK, NULL, NULL, 0, &flen);
+    const uint8_t want[] = {0, 0, 0, 0, 0, 0, 0, 7, TTRPC_TYPE_RESPONSE, 0};
+    assert_int_equal(flen, TTRPC_HEADER_LEN); /* as Go: no status, no payload */
+    assert_memory_equal(f, want, sizeof(want));
+}
+
 static void test_code_from_errno(void **state)
 {
     assert_int_equal(ttrpc_code_from_errno(0), TTRPC_OK);
@@ -260,6 +269,23 @@ static void test_split_frame_and_peer_close(void **state)
     ttrpc_conn_close(p.conn);
 }
 
+static void test_check_peer(void **state)
+{
+    struct parked pk = {0};
+    struct pair p;
+    pair_open(&p, park_handler, &pk);
+    rerr *err = NULL;
+    assert_int_equal(ttrpc_check_peer(ttrpc_conn_fd(p.conn), &err), 0);
+    int pipefd[2];
+    assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+    assert_true(ttrpc_check_peer(pipefd[0], &err) < 0); /* not a socket */
+    assert_non_null(strstr(rerr_msg(err), "SO_PEERCRED"));
+    rerr_free(err);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    pair_close(&p);
+}
+
 static void test_reply_after_close(void **state)
 {
     struct parked pk = {0};
@@ -344,12 +370,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_codec),
+        cmocka_unit_test(test_empty_ok_response_is_bare_header),
         cmocka_unit_test(test_code_from_errno),
         cmocka_unit_test(test_out_of_order_replies),
         cmocka_unit_test(test_oversized_frame),
         cmocka_unit_test(test_bad_stream_ids),
         cmocka_unit_test(test_garbage_and_wrong_type),
         cmocka_unit_test(test_split_frame_and_peer_close),
+        cmocka_unit_test(test_check_peer),
         cmocka_unit_test(test_reply_after_close),
         cmocka_unit_test(test_client_call),
         cmocka_unit_test(test_client_connect_error),
