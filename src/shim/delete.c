@@ -5,6 +5,7 @@
  */
 #include "cleanup.h"
 #include "container.h"
+#include "pb.h"
 #include "shim.h"
 #include "util.h"
 
@@ -13,7 +14,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <time.h>
 
 int shim_delete(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err)
 {
@@ -34,15 +34,11 @@ int shim_delete(const struct shim_opts *o, const struct reaper_config *cfg, rerr
         fprintf(stderr, "delete %s: %s\n", o->id, rerr_msg(derr)); /* warnings: stderr */
     rerr_free(derr);
 
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    Reaper__Types__Timestamp at = REAPER__TYPES__TIMESTAMP__INIT;
-    at.seconds = now.tv_sec, at.nanos = (int32_t)now.tv_nsec;
+    Reaper__Types__Timestamp at = pb_timestamp_now();
     Reaper__Task__DeleteResponse resp = REAPER__TASK__DELETE_RESPONSE__INIT;
     resp.pid = pid, resp.exit_status = exit_status, resp.exited_at = &at;
-    size_t n = reaper__task__delete_response__get_packed_size(&resp);
-    _cleanup_free_ uint8_t *buf = xmalloc(n + 1);
-    reaper__task__delete_response__pack(&resp, buf);
+    size_t n;
+    _cleanup_free_ uint8_t *buf = pb_pack(&resp.base, &n);
     if (fwrite(buf, 1, n, stdout) != n || fflush(stdout) != 0)
         return rerr_set(err, errno, "write DeleteResponse");
     return 0;

@@ -1,6 +1,7 @@
 /* containerd.task.v2.Task (and v3: same messages) over ttrpc: decode, act on the model, reply. */
 #include "cleanup.h"
 #include "log.h"
+#include "pb.h"
 #include "process.h"
 #include "service.h"
 #include "stats.h"
@@ -29,9 +30,8 @@ typedef void (*rpc_fn)(struct shim_service *s, struct ttrpc_conn *c,
 
 static void reply_msg(struct ttrpc_conn *c, uint32_t sid, const ProtobufCMessage *m)
 {
-    size_t n = protobuf_c_message_get_packed_size(m);
-    _cleanup_free_ uint8_t *buf = xmalloc(n);
-    protobuf_c_message_pack(m, buf);
+    size_t n;
+    _cleanup_free_ uint8_t *buf = pb_pack(m, &n);
     ttrpc_reply(c, sid, TTRPC_OK, NULL, buf, n);
 }
 
@@ -51,15 +51,13 @@ static void reply_code(struct ttrpc_conn *c, uint32_t sid, enum ttrpc_code code,
     ttrpc_reply(c, sid, code, msg, NULL, 0);
 }
 
+/* containerd 1.6 always encodes timestamps; "none" is Go's zero time. */
 static Reaper__Types__Timestamp timestamp_of(const struct timespec *ts)
 {
+    if (ts && (ts->tv_sec || ts->tv_nsec))
+        return pb_timestamp(ts);
     Reaper__Types__Timestamp t = REAPER__TYPES__TIMESTAMP__INIT;
-    if (ts && (ts->tv_sec || ts->tv_nsec)) {
-        t.seconds = ts->tv_sec;
-        t.nanos = (int32_t)ts->tv_nsec;
-    } else {
-        t.seconds = GO_ZERO_TIME_SECONDS;
-    }
+    t.seconds = GO_ZERO_TIME_SECONDS;
     return t;
 }
 
@@ -68,9 +66,8 @@ static void publish(struct shim_service *s, const char *topic, const char *name,
 {
     if (s->events == NULL)
         return;
-    size_t n = protobuf_c_message_get_packed_size(m);
-    _cleanup_free_ uint8_t *buf = xmalloc(n);
-    protobuf_c_message_pack(m, buf);
+    size_t n;
+    _cleanup_free_ uint8_t *buf = pb_pack(m, &n);
     _cleanup_free_ char *type_url = xasprintf("containerd.events.%s", name);
     events_publish(s->events, topic, type_url, buf, n);
 }
