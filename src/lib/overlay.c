@@ -286,12 +286,25 @@ static int reap(pid_t pid)
     return 0;
 }
 
+/* mkdir_p accepts an existing non-directory; overlayfs would then only say "Invalid argument". */
+static int ensure_dir(const char *path, mode_t mode, rerr **err)
+{
+    struct stat st;
+    if (mkdir_p(path, mode, err) < 0)
+        return -EIO;
+    if (stat(path, &st) < 0)
+        return rerr_set(err, errno, "stat %s", path);
+    if (!S_ISDIR(st.st_mode))
+        return rerr_set(err, ENOTDIR, "%s", path);
+    return 0;
+}
+
 /* Under the lock: build the namespace in helper G, pin it from the host namespace. */
 static int overlay_create(const struct reaper_config *cfg, const struct overlay_paths *p,
                           rerr **err)
 {
-    if (mkdir_p(p->upper, 0755, err) < 0 || mkdir_p(p->work, 0700, err) < 0 ||
-        mkdir_p(p->merged, 0755, err) < 0 || ensure_pin_dir(cfg_runtime_root(cfg), err) < 0)
+    if (ensure_dir(p->upper, 0755, err) < 0 || ensure_dir(p->work, 0700, err) < 0 ||
+        ensure_dir(p->merged, 0755, err) < 0 || ensure_pin_dir(cfg_runtime_root(cfg), err) < 0)
         return -EIO;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
