@@ -114,6 +114,23 @@ static int parse(int argc, char **argv, struct opts *o)
     return optind;
 }
 
+static void opts_free(struct opts *o)
+{
+    for (size_t i = 0; i < o->n_mounts; i++) {
+        free(o->mounts[i].source);
+        free(o->mounts[i].destination);
+        free(o->mounts[i].type);
+    }
+    free(o->mounts);
+    free(o->cfg.runtime_root);
+    free(o->cfg.overlay_base);
+    free(o->cfg.filter_dir);
+    strv_free(o->cfg.filter_paths);
+    strv_free(o->cfg.filter_allowlist);
+    free(o->id.k8s_namespace);
+    free(o->id.overlay_name);
+}
+
 static int fail(rerr *e)
 {
     fprintf(stderr, "overlay-exec: %s\n", rerr_msg(e));
@@ -138,23 +155,30 @@ static int enter(struct opts *o, rerr **err)
     return r;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv, struct opts *o)
 {
-    struct opts o = {0};
-    int first = parse(argc, argv, &o);
-    if (first < 0 || o.cfg.runtime_root == NULL || o.cfg.overlay_base == NULL)
+    int first = parse(argc, argv, o);
+    if (first < 0 || o->cfg.runtime_root == NULL || o->cfg.overlay_base == NULL)
         return 2;
-    o.cfg.filter_dir = xasprintf("%s/overlay-filters", o.cfg.runtime_root);
+    o->cfg.filter_dir = xasprintf("%s/overlay-filters", o->cfg.runtime_root);
     rerr *e = NULL;
-    if (o.exists)
-        return overlay_exists(&o.cfg, &o.id) ? 0 : 3;
-    if (o.destroy)
-        return overlay_destroy(&o.cfg, &o.id, &e) < 0 ? fail(e) : 0;
+    if (o->exists)
+        return overlay_exists(&o->cfg, &o->id) ? 0 : 3;
+    if (o->destroy)
+        return overlay_destroy(&o->cfg, &o->id, &e) < 0 ? fail(e) : 0;
     if (first >= argc)
         return 2;
-    if (enter(&o, &e) < 0)
+    if (enter(o, &e) < 0)
         return fail(e);
     execvp(argv[first], argv + first);
     fprintf(stderr, "overlay-exec: exec %s: %s\n", argv[first], strerror(errno));
     return 127;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    int r = run(argc, argv, &o);
+    opts_free(&o);
+    return r;
 }
