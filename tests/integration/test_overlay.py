@@ -234,3 +234,26 @@ def test_destroy_unpins_and_removes_layers(env):
     assert not (env.base / "default").exists()
     assert str(env.root / "ns" / "default") not in mountpoints()
     assert env.run("cat /opt/gone", check=False).returncode != 0
+
+
+@pytest.mark.runtime
+def test_paths_outside_the_root_fs_get_readonly_placeholders(env):
+    secret = pathlib.Path("/dev/shm") / f"reaper-secret-{env.tmp.name}"
+    secret.write_text("s3cret")
+    try:
+        p = env.run(f"cat {secret}; echo x > {secret}", extra=["--filter-path", str(secret)],
+                    check=False)
+        assert p.stdout == ""
+        assert "Read-only file system" in p.stderr
+        assert secret.read_text() == "s3cret"
+    finally:
+        secret.unlink()
+
+
+@pytest.mark.runtime
+def test_concurrent_first_enters_create_one_namespace(env):
+    procs = [subprocess.Popen(env.args(ns="race") + ["--", "sh", "-c", f"echo {i} > /opt/r{i}"])
+             for i in range(6)]
+    assert [p.wait(timeout=60) for p in procs] == [0] * 6
+    assert mountpoints().count(str(env.root / "ns" / "race")) == 1
+    assert env.run("cat /opt/r0 /opt/r5", ns="race").stdout == "0\n5\n"
