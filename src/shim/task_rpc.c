@@ -78,7 +78,7 @@ static void publish(struct shim_service *s, const char *topic, const char *name,
 #define UNPACK(var, type, fn)                                                                      \
     type *var = fn##__unpack(NULL, req->payload_len, req->payload);                                \
     if (var == NULL) {                                                                             \
-        reply_code(c, req->stream_id, TTRPC_INVALID_ARGUMENT, "cannot decode " #type);            \
+        reply_code(c, req->stream_id, TTRPC_INVALID_ARGUMENT, "cannot decode " #type);             \
         return;                                                                                    \
     }
 
@@ -189,7 +189,8 @@ static void rpc_create(struct shim_service *s, struct ttrpc_conn *c,
 {
     UNPACK(m, Reaper__Task__CreateTaskRequest, reaper__task__create_task_request);
     if (m->checkpoint && *m->checkpoint) {
-        reply_code(c, req->stream_id, TTRPC_UNIMPLEMENTED, "restore from checkpoint: not supported");
+        reply_code(c, req->stream_id, TTRPC_UNIMPLEMENTED,
+                   "restore from checkpoint: not supported");
         goto out;
     }
     struct proc_stdio io = {m->stdin, m->stdout, m->stderr, m->terminal};
@@ -214,8 +215,7 @@ out:
     reaper__task__create_task_request__free_unpacked(m, NULL);
 }
 
-static void rpc_start(struct shim_service *s, struct ttrpc_conn *c,
-                      const struct ttrpc_request *req)
+static void rpc_start(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__StartRequest, reaper__task__start_request);
     struct proc *p;
@@ -265,8 +265,7 @@ static void rpc_delete(struct shim_service *s, struct ttrpc_conn *c,
     reaper__task__delete_request__free_unpacked(m, NULL);
 }
 
-static void rpc_state(struct shim_service *s, struct ttrpc_conn *c,
-                      const struct ttrpc_request *req)
+static void rpc_state(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__StateRequest, reaper__task__state_request);
     struct proc *p;
@@ -290,8 +289,7 @@ static void rpc_state(struct shim_service *s, struct ttrpc_conn *c,
     reaper__task__state_request__free_unpacked(m, NULL);
 }
 
-static void rpc_kill(struct shim_service *s, struct ttrpc_conn *c,
-                     const struct ttrpc_request *req)
+static void rpc_kill(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__KillRequest, reaper__task__kill_request);
     struct proc *p;
@@ -306,8 +304,7 @@ static void rpc_kill(struct shim_service *s, struct ttrpc_conn *c,
     reaper__task__kill_request__free_unpacked(m, NULL);
 }
 
-static void rpc_exec(struct shim_service *s, struct ttrpc_conn *c,
-                     const struct ttrpc_request *req)
+static void rpc_exec(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__ExecProcessRequest, reaper__task__exec_process_request);
     struct task *t = tasks_find(&s->tasks, m->id);
@@ -365,8 +362,7 @@ static void rpc_close_io(struct shim_service *s, struct ttrpc_conn *c,
     reaper__task__close_iorequest__free_unpacked(m, NULL);
 }
 
-static void rpc_wait(struct shim_service *s, struct ttrpc_conn *c,
-                     const struct ttrpc_request *req)
+static void rpc_wait(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__WaitRequest, reaper__task__wait_request);
     struct proc *p;
@@ -411,8 +407,7 @@ static void free_processes(Reaper__Task__PidsResponse *resp)
     free(resp->processes);
 }
 
-static void rpc_pids(struct shim_service *s, struct ttrpc_conn *c,
-                     const struct ttrpc_request *req)
+static void rpc_pids(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__PidsRequest, reaper__task__pids_request);
     struct task *t = tasks_find(&s->tasks, m->id);
@@ -459,8 +454,7 @@ static void pause_or_resume(struct shim_service *s, struct ttrpc_conn *c,
     reaper__task__pause_request__free_unpacked(m, NULL);
 }
 
-static void rpc_pause(struct shim_service *s, struct ttrpc_conn *c,
-                      const struct ttrpc_request *req)
+static void rpc_pause(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     pause_or_resume(s, c, req, true);
 }
@@ -528,8 +522,7 @@ static size_t pack_metrics(const struct tree_stats *ts, uint8_t **out, const cha
     return reaper__cgroups__v1__metrics__pack(&m, *out);
 }
 
-static void rpc_stats(struct shim_service *s, struct ttrpc_conn *c,
-                      const struct ttrpc_request *req)
+static void rpc_stats(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__StatsRequest, reaper__task__stats_request);
     struct task *t = tasks_find(&s->tasks, m->id);
@@ -579,12 +572,15 @@ static const struct {
     const char *method;
     rpc_fn fn;
 } methods[] = {
-    {"Create", rpc_create},   {"Start", rpc_start},       {"Delete", rpc_delete},
-    {"State", rpc_state},     {"Pids", rpc_pids},         {"Pause", rpc_pause},
-    {"Resume", rpc_resume},   {"Checkpoint", rpc_checkpoint}, {"Kill", rpc_kill},
-    {"Exec", rpc_exec},       {"ResizePty", rpc_resize},  {"CloseIO", rpc_close_io},
-    {"Update", rpc_update},   {"Wait", rpc_wait},         {"Stats", rpc_stats},
-    {"Connect", rpc_connect}, {"Shutdown", rpc_shutdown},
+    {"Create", rpc_create},     {"Start", rpc_start},
+    {"Delete", rpc_delete},     {"State", rpc_state},
+    {"Pids", rpc_pids},         {"Pause", rpc_pause},
+    {"Resume", rpc_resume},     {"Checkpoint", rpc_checkpoint},
+    {"Kill", rpc_kill},         {"Exec", rpc_exec},
+    {"ResizePty", rpc_resize},  {"CloseIO", rpc_close_io},
+    {"Update", rpc_update},     {"Wait", rpc_wait},
+    {"Stats", rpc_stats},       {"Connect", rpc_connect},
+    {"Shutdown", rpc_shutdown},
 };
 
 void task_rpc_dispatch(struct ttrpc_conn *c, const struct ttrpc_request *req, void *user)
