@@ -19,6 +19,14 @@ def mountpoints():
         return [line.split()[4] for line in f]
 
 
+def ours(env, mps):
+    """Mount points this test could have caused: its own dirs and the host paths it touches.
+    (Other suites may mount and unmount elsewhere concurrently on a developer machine.)"""
+    mine = (str(env.tmp), str(env.data))
+    touched = {"/", "/usr", "/tmp", "/etc", "/opt", "/dev", "/dev/null", "/dev/shm", "/run"}
+    return [m for m in mps if m.startswith(mine) or m in touched]
+
+
 def umount_under(prefix):
     for mp in sorted((m for m in mountpoints() if m.startswith(prefix)), key=len, reverse=True):
         subprocess.run(["umount", "-l", mp], check=False)
@@ -54,13 +62,13 @@ def env():
     assert TOOL.exists(), f"{TOOL} not built"
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="reaper-ovl-"))
     e = Env(tmp)
-    before = mountpoints()
+    before = ours(e, mountpoints())
     yield e
     umount_under(str(tmp))
     umount_under(str(e.data))
+    assert ours(e, mountpoints()) == before
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(e.data, ignore_errors=True)
-    assert mountpoints() == before
 
 
 def sha(path):
@@ -193,7 +201,7 @@ def test_host_gains_only_the_pins(env):
     src.mkdir()
     env.run("true", extra=["--mount", f"{src}:/data"])
     env.run("true", ns="other", extra=["--filter-path", "/dev/null"])
-    gained = [m for m in mountpoints() if m not in before]
+    gained = [m for m in ours(env, mountpoints()) if m not in before]
     root = str(env.root)
     assert sorted(gained) == sorted([f"{root}/ns", f"{root}/ns/default", f"{root}/ns/other"])
     with open("/proc/self/mountinfo") as f:
