@@ -25,7 +25,7 @@ step "unit tests (asan+ubsan)" meson test -C build-asan --suite unit --print-err
 run_fuzzers() {
   local rc=0
   for f in build-fuzz/tests/fuzz/fuzz_*; do
-    [ -x "$f" ] || continue
+    [ -f "$f" ] && [ -x "$f" ] || continue  # skip the fuzz_*.p object dirs
     local name=${f##*/fuzz_}
     local corpus=$(mktemp -d)
     cp tests/fuzz/corpus/"$name"/* "$corpus"/ 2>/dev/null || true

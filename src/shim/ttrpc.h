@@ -45,6 +45,16 @@ void ttrpc_header_decode(const uint8_t in[TTRPC_HEADER_LEN], struct ttrpc_header
 /* Map a negative errno from the library (docs/error-convention.md) to a status code. */
 enum ttrpc_code ttrpc_code_from_errno(int neg_errno);
 
+/*
+ * Pure frame splitter, no I/O (the connection and the fuzzer share it). Calls fn for each
+ * complete frame in buf[0..len). A frame longer than TTRPC_MAX_DATA is reported once with data
+ * NULL, and its body is skipped through *discard (bytes still to skip, kept across calls) so it
+ * is never buffered. Returns the bytes consumed, or the first negative value fn returned.
+ */
+typedef int (*ttrpc_frame_fn)(const struct ttrpc_header *h, const uint8_t *data, void *user);
+long ttrpc_parse_frames(const uint8_t *buf, size_t len, uint64_t *discard, ttrpc_frame_fn fn,
+                        void *user);
+
 /* A decoded request, valid only during the handler call (copy what must outlive it). */
 struct ttrpc_request {
     uint32_t stream_id;
@@ -56,10 +66,27 @@ struct ttrpc_request {
     const char *ns; /* metadata containerd-namespace-ttrpc, or NULL */
 };
 
+/*
+ * Decode a Request frame body into *req (strings point into the returned message). Returns NULL
+ * if it is not a valid Request. Free with ttrpc_request_free once the handler has returned.
+ */
+void *ttrpc_request_decode(uint32_t stream_id, const uint8_t *data, size_t len,
+                           struct ttrpc_request *req);
+void ttrpc_request_free(void *msg);
+/* A whole Response frame (header included), malloc'd; OK leaves the status out, as Go does. */
+uint8_t *ttrpc_response_frame(uint32_t stream_id, enum ttrpc_code code, const char *msg,
+                              const uint8_t *payload, size_t len, size_t *frame_len);
+/* A whole Request frame; ns non-NULL adds the containerd-namespace-ttrpc metadata. */
+uint8_t *ttrpc_request_frame(uint32_t stream_id, const char *service, const char *method,
+                             const char *ns, const uint8_t *payload, size_t len,
+                             int64_t timeout_nano, size_t *frame_len);
+
 struct ttrpc_conn;
 /* Called for each request. The handler answers with ttrpc_reply(), now or later (Wait). */
 typedef void (*ttrpc_handler_fn)(struct ttrpc_conn *c, const struct ttrpc_request *req, void *user);
 
+/* Accept only peers with our own euid/egid (SO_PEERCRED), as containerd's shims do. */
+int ttrpc_check_peer(int fd, rerr **err);
 /* Wrap an accepted, non-blocking, CLOEXEC socket. The connection owns fd. */
 struct ttrpc_conn *ttrpc_conn_new(int fd, ttrpc_handler_fn handler, void *user);
 int ttrpc_conn_fd(const struct ttrpc_conn *c);

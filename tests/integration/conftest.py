@@ -1,16 +1,20 @@
 """Shared fixtures for integration tests. Tests run as root against real binaries."""
 import os
 import pathlib
+import sys
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BUILD = pathlib.Path(os.environ.get("REAPER_BUILD", REPO / "build"))
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "runtime: reaper-runtime tests (also run under ASan)")
     config.addinivalue_line("markers", "shim: tests that drive a private containerd")
+    config.addinivalue_line("markers", "runc: harness tests that use Debian's runc as the runtime "
+                            "handler (deselect with -m 'not runc' if runc misbehaves)")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -24,3 +28,38 @@ def runtime_bin():
     p = BUILD / "src/runtime/reaper-runtime"
     assert p.exists(), f"{p} not built"
     return p
+
+
+# ---- private containerd + CRI harness (see harness/README.md) ----
+from harness.containerd import Containerd  # noqa: E402
+from harness.cri import CriClient  # noqa: E402
+from harness.image import build_test_image  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def test_image(tmp_path_factory):
+    """Busybox OCI image: .tar (OCI archive), .rootfs (plain dir), .ref (name)."""
+    return build_test_image(tmp_path_factory.mktemp("image"))
+
+
+@pytest.fixture(scope="session")
+def containerd(test_image):
+    """A private containerd 1.6 with runtime handlers `runc` and `reaper-v2`."""
+    c = Containerd(test_image, BUILD)
+    try:
+        c.start()
+    except Exception:
+        c.stop()
+        raise
+    yield c
+    c.stop()
+
+
+@pytest.fixture
+def cri(containerd):
+    """Kubelet-like CRI client; removes the pods it created when the test ends."""
+    client = CriClient(containerd.address, containerd.pods_dir, containerd.image.ref)
+    yield client
+    errors = client.cleanup()
+    client.close()
+    assert not errors, f"CRI teardown failed: {errors}"

@@ -1,0 +1,37 @@
+/*
+ * One direction of a workload's IO (pipe -> FIFO, FIFO -> pipe, pty <-> FIFO), copied by the
+ * event loop without blocking: backpressure moves interest between source and destination.
+ * When the process exits the copier is told to drain: it finishes once the source reports EOF,
+ * or has nothing more buffered (background children may still hold the pipe open).
+ */
+#ifndef REAPER_SHIM_IOCOPY_H
+#define REAPER_SHIM_IOCOPY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "loop.h"
+
+struct copier;
+typedef void (*copier_done_fn)(struct copier *c, void *data);
+
+struct copier {
+    struct loop *loop;
+    struct watch src, dst;
+    char *buf;
+    size_t len, off;
+    bool draining, done, dst_broken;
+    copier_done_fn on_done;
+    void *data;
+};
+
+/* Takes ownership of both fds (non-blocking, CLOEXEC) and starts copying. */
+void copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
+                  void *data);
+/* The process exited: finish as soon as nothing more can arrive. on_done fires once. */
+void copier_drain(struct copier *c);
+/* Stop now and close both fds (safe on a zeroed or finished copier). */
+void copier_close(struct copier *c);
+bool copier_active(const struct copier *c);
+
+#endif

@@ -1,0 +1,171 @@
+/* The shim daemon: accept containerd's connections, reap children, dispatch Task RPCs. */
+#include "cleanup.h"
+#include "log.h"
+#include "service.h"
+#include "shim.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct conn_watch {
+    struct watch w;
+    struct ttrpc_conn *conn;
+    struct shim_service *svc;
+};
+
+static void conn_free(void *p)
+{
+    struct conn_watch *cw = p;
+    ttrpc_conn_close(cw->conn); /* drops the loop's reference; parked requests keep theirs */
+    free(cw);
+}
+
+static void conn_drop(struct conn_watch *cw)
+{
+    loop_unwatch(cw->svc->loop, &cw->w);
+    loop_defer_free(cw->svc->loop, conn_free, cw);
+}
+
+static void on_conn(struct watch *w, uint32_t events)
+{
+    struct conn_watch *cw = w->data;
+    int r = 0;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+        r = ttrpc_conn_on_readable(cw->conn);
+    if (r == 0 && (events & EPOLLOUT))
+        r = ttrpc_conn_on_writable(cw->conn);
+    if (r < 0) {
+        conn_drop(cw);
+        return;
+    }
+    uint32_t want = EPOLLIN | (ttrpc_conn_wants_write(cw->conn) ? EPOLLOUT : 0);
+    loop_watch(cw->svc->loop, &cw->w, want);
+}
+
+/* Only containerd's user may talk to us (ttrpc does the same check). */
+static bool peer_allowed(int fd)
+{
+    struct ucred cred;
+    socklen_t len = sizeof(cred);
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+        return false;
+    return cred.uid == geteuid() && cred.gid == getegid();
+}
+
+static void on_accept(struct watch *w, uint32_t events)
+{
+    struct shim_service *svc = w->data;
+    int fd;
+    while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        if (!peer_allowed(fd)) {
+            log_warn("rejected a connection from another user");
+            close(fd);
+            continue;
+        }
+        struct conn_watch *cw = xcalloc(1, sizeof(*cw));
+        cw->svc = svc;
+        cw->conn = ttrpc_conn_new(fd, task_rpc_dispatch, svc);
+        cw->w = (struct watch){.fd = fd, .fn = on_conn, .data = cw};
+        loop_watch(svc->loop, &cw->w, EPOLLIN);
+    }
+}
+
+static void on_signal(struct watch *w, uint32_t events)
+{
+    struct shim_service *svc = w->data;
+    struct signalfd_siginfo si;
+    bool reap = false;
+    while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGCHLD)
+            reap = true;
+        else
+            log_info("signal %u ignored: the shim exits when containerd shuts it down",
+                     si.ssi_signo);
+    }
+    if (reap)
+        tasks_reap(&svc->tasks);
+    service_maybe_quit(svc);
+}
+
+void service_maybe_quit(struct shim_service *s)
+{
+    if (s->shutdown_requested && tasks_empty(&s->tasks))
+        loop_quit(s->loop);
+}
+
+static int open_signals(rerr **err)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+        return rerr_set(err, errno, "sigprocmask");
+    signal(SIGPIPE, SIG_IGN); /* a vanished FIFO reader must not kill the shim */
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    return fd < 0 ? rerr_set(err, errno, "signalfd") : fd;
+}
+
+static void setup_logging(const struct shim_opts *o, const struct reaper_config *cfg)
+{
+    enum log_level lvl = o->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
+    if (cfg->shim_log && log_init("reaper-shim", cfg->shim_log, false, lvl) == 0)
+        return;
+    log_init("reaper-shim", NULL, false, lvl);
+    /* containerd copies the bundle's log FIFO into its own log */
+    int fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0)
+        log_set_fd(fd);
+}
+
+static void start_events(struct shim_service *svc, const struct shim_opts *o)
+{
+    const char *addr = getenv("TTRPC_ADDRESS");
+    if (addr == NULL || *addr == '\0')
+        return;
+    rerr *err = NULL;
+    if (events_start(addr, o->ns, &svc->events, &err) < 0)
+        log_error("events: %s", rerr_msg(err));
+    rerr_free(err);
+}
+
+int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int listen_fd,
+               rerr **err)
+{
+    setup_logging(o, cfg);
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        return rerr_set(err, errno, "PR_SET_CHILD_SUBREAPER");
+    struct shim_service svc = {.opts = o};
+    int r = loop_new(&svc.loop, err);
+    if (r < 0)
+        return r;
+    svc.tasks =
+        (struct shim_tasks){.loop = svc.loop,
+                            .cfg = cfg,
+                            .hooks = {.proc_finished = task_rpc_proc_finished, .data = &svc}};
+    _cleanup_close_ int sigfd = open_signals(err);
+    if (sigfd < 0)
+        return sigfd;
+    struct watch lw = {.fd = listen_fd, .fn = on_accept, .data = &svc};
+    struct watch sw = {.fd = sigfd, .fn = on_signal, .data = &svc};
+    loop_watch(svc.loop, &lw, EPOLLIN);
+    loop_watch(svc.loop, &sw, EPOLLIN);
+    start_events(&svc, o);
+    log_info("serving (pid %d)", (int)getpid());
+    r = loop_run(svc.loop, err);
+    if (svc.events)
+        events_stop(svc.events);
+    loop_free(svc.loop);
+    log_info("exiting");
+    return r;
+}

@@ -1,0 +1,175 @@
+/*
+ * `containerd-shim-reaper-v2 start`: one shim per pod. Containers of a pod carry the sandbox id,
+ * so they resolve to the same socket; if a shim already listens there we just print its address.
+ * Otherwise we listen, fork the daemon (no re-exec: C can fork safely), and print the address.
+ */
+#include "annotations.h"
+#include "cleanup.h"
+#include "log.h"
+#include "oci_spec.h"
+#include "shim.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define ANN_RUNC_GROUP "io.containerd.runc.v2.group"
+
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+    for (; *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+char *shim_socket_path(const struct reaper_config *cfg, const char *address, const char *ns,
+                       const char *group)
+{
+    _cleanup_free_ char *key = xasprintf("%s/%s/%s", address ? address : "", ns, group);
+    uint64_t a = fnv1a(key, 0xcbf29ce484222325ull);
+    uint64_t b = fnv1a(key, a ^ 0x9e3779b97f4a7c15ull);
+    return xasprintf("%s/s/%016llx%016llx", cfg->runtime_root, (unsigned long long)a,
+                     (unsigned long long)b);
+}
+
+static int fill_sockaddr(const char *path, struct sockaddr_un *sa, rerr **err)
+{
+    memset(sa, 0, sizeof(*sa));
+    sa->sun_family = AF_UNIX;
+    if (strlen(path) >= sizeof(sa->sun_path))
+        return rerr_setx(err, ENAMETOOLONG, "socket path %s is too long", path);
+    strcpy(sa->sun_path, path);
+    return 0;
+}
+
+/* 0 if a shim already serves path. */
+static int try_connect(const char *path)
+{
+    struct sockaddr_un sa;
+    if (fill_sockaddr(path, &sa, NULL) < 0)
+        return -ENAMETOOLONG;
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+}
+
+static int listen_on(const char *path, rerr **err)
+{
+    struct sockaddr_un sa;
+    int r = fill_sockaddr(path, &sa, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));
+    r = mkdir_p(dir, 0711, err);
+    if (r < 0)
+        return r;
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return rerr_set(err, errno, "socket");
+    if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return rerr_set(err, errno, "bind %s", path);
+    if (chmod(path, 0600) < 0 || listen(fd, 128) < 0)
+        return rerr_set(err, errno, "listen %s", path);
+    return steal_fd(fd);
+}
+
+/* Listen on path, replacing a stale socket; -EADDRINUSE if a live shim took it meanwhile. */
+static int claim_socket(const char *path, rerr **err)
+{
+    int r = try_connect(path);
+    if (r == 0)
+        return -EADDRINUSE;
+    if (r == -ECONNREFUSED)
+        unlink(path); /* its shim is gone */
+    int fd = listen_on(path, err);
+    if (fd != -EADDRINUSE)
+        return fd;
+    if (try_connect(path) == 0) { /* another start won the race: share its shim */
+        rerr_free(*err);
+        *err = NULL;
+        return -EADDRINUSE;
+    }
+    return rerr_setx(err, EADDRNOTAVAIL, "socket %s is taken but no shim answers", path);
+}
+
+static char *group_of(const char *bundle, const char *id, rerr **err)
+{
+    struct oci_spec *spec = NULL;
+    if (oci_spec_load(bundle, &spec, err) < 0)
+        return NULL;
+    const char *g = kv_get(spec->annotations, spec->n_annotations, ANN_RUNC_GROUP);
+    if (g == NULL)
+        g = kv_get(spec->annotations, spec->n_annotations, ANN_SANDBOX_ID);
+    char *group = xstrdup(g ? g : id);
+    oci_spec_free(spec);
+    return group;
+}
+
+static int daemonize(const struct shim_opts *o, const struct reaper_config *cfg, int listen_fd,
+                     rerr **err)
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        return rerr_set(err, errno, "fork shim daemon");
+    if (pid > 0)
+        return 0;
+    /* The daemon must not hold containerd's stdout/stderr pipe, or `start` never returns. */
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
+        _exit(1);
+    if (null > 2)
+        close(null);
+    setsid();
+    rerr *serr = NULL;
+    int r = shim_serve(o, cfg, listen_fd, &serr);
+    if (r < 0)
+        log_error("shim: %s", rerr_msg(serr));
+    rerr_free(serr);
+    _exit(r < 0 ? 1 : 0);
+}
+
+static void print_address(const char *path)
+{
+    /* containerd 1.7/2.x (they set MAX_SHIM_VERSION) parse this JSON; 1.6 wants the bare
+     * address and reads stdout+stderr together, so nothing else may be printed. */
+    if (getenv("MAX_SHIM_VERSION"))
+        printf("{\"version\":2,\"address\":\"unix://%s\",\"protocol\":\"ttrpc\"}", path);
+    else
+        printf("unix://%s", path);
+    fflush(stdout);
+}
+
+int shim_start(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err)
+{
+    if (o->id == NULL)
+        return rerr_setx(err, EINVAL, "start: -id is required");
+    const char *bundle = o->bundle ? o->bundle : ".";
+    _cleanup_free_ char *group = group_of(bundle, o->id, err);
+    if (group == NULL)
+        return rerr_wrap(err, "start %s", o->id);
+    _cleanup_free_ char *path = shim_socket_path(cfg, o->address, o->ns, group);
+    _cleanup_free_ char *address = xasprintf("unix://%s", path);
+    _cleanup_free_ char *address_file = xasprintf("%s/address", bundle);
+    int fd = claim_socket(path, err);
+    if (fd < 0 && fd != -EADDRINUSE)
+        return rerr_wrap(err, "start %s", o->id);
+    int r = write_file_atomic(address_file, address, strlen(address), 0644, err);
+    if (r == 0 && fd >= 0)
+        r = daemonize(o, cfg, fd, err);
+    if (fd >= 0)
+        close(fd);
+    if (r < 0)
+        return rerr_wrap(err, "start %s", o->id);
+    print_address(path);
+    return 0;
+}

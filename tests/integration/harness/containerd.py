@@ -1,0 +1,230 @@
+"""A private containerd 1.6 for integration tests.
+
+Everything lives under one short temp dir (unix socket paths must stay < 108 bytes): root,
+state, sockets, CNI dirs, the reaper runtime root/overlay base and logs. The system containerd
+(/run/containerd/containerd.sock, /var/lib/containerd, /etc/containerd) is never touched; the
+runc shim's sockets under /run/containerd/s are the one exception containerd 1.6 imposes, and
+teardown kills every shim that names our address.
+"""
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import grpc
+
+from . import cri, procs
+
+CRI = 'plugins."io.containerd.grpc.v1.cri"'
+DISABLED_PLUGINS = [
+    "io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
+    "io.containerd.snapshotter.v1.zfs", "io.containerd.snapshotter.v1.devmapper",
+    "io.containerd.tracing.processor.v1.otlp", "io.containerd.internal.v1.tracing",
+]  # io.containerd.runtime.v1.linux stays: the tasks service (and so CRI) requires it
+CRI_LOAD_FAILED = 'failed to load plugin io.containerd.grpc.v1.cri"'
+REAPER_ANNOTATIONS = '["reaper.runtime/*"]'
+READY_DEADLINE = 20.0
+
+
+def _toml_list(items):
+    return "[" + ", ".join(f'"{i}"' for i in items) + "]"
+
+
+def render_config(d, snapshotter, sandbox_image):
+    """The containerd config.toml (version 2) text for temp dir layout `d`."""
+    rt = f"{CRI}.containerd.runtimes"
+    return f"""version = 2
+root = "{d['root']}"
+state = "{d['state']}"
+disabled_plugins = {_toml_list(DISABLED_PLUGINS)}
+
+[grpc]
+  address = "{d['sock']}"
+[ttrpc]
+  address = "{d['sock']}.ttrpc"
+[debug]
+  level = "debug"
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "{d['opt']}"
+
+[{CRI}]
+  sandbox_image = "{sandbox_image}"
+  restrict_oom_score_adj = true
+  enable_selinux = false
+  disable_cgroup = false
+  disable_apparmor = true
+  stream_server_address = "127.0.0.1"
+  stream_server_port = "0"
+  [{CRI}.containerd]
+    snapshotter = "{snapshotter}"
+    default_runtime_name = "runc"
+    [{rt}.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [{rt}.runc.options]
+        BinaryName = "runc"
+    [{rt}.reaper-v2]
+      runtime_type = "io.containerd.reaper.v2"
+      pod_annotations = {REAPER_ANNOTATIONS}
+      container_annotations = {REAPER_ANNOTATIONS}
+  [{CRI}.cni]
+    bin_dir = "{d['cni_bin']}"
+    conf_dir = "{d['cni_conf']}"
+"""
+
+
+def overlay_works(workdir):
+    """Trial overlay mount inside workdir: the overlayfs snapshotter needs it on this fs."""
+    base = pathlib.Path(tempfile.mkdtemp(prefix="ovl-", dir=workdir))
+    parts = [base / p for p in ("l", "u", "w", "m")]
+    for p in parts:
+        p.mkdir()
+    opts = f"lowerdir={parts[0]},upperdir={parts[1]},workdir={parts[2]}"
+    ok = subprocess.run(["mount", "-t", "overlay", "overlay", "-o", opts, str(parts[3])],
+                        capture_output=True).returncode == 0
+    if ok:
+        subprocess.run(["umount", str(parts[3])], check=True)
+    shutil.rmtree(base)
+    return ok
+
+
+class Containerd:
+    """One private containerd process plus its temp tree. Use start()/stop() or a fixture."""
+
+    def __init__(self, image, reaper_build):
+        self.image = image
+        self.reaper_build = pathlib.Path(reaper_build)
+        self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
+        self.proc = None
+        self.teardown_errors = []
+        names = ["root", "state", "opt", "cni_bin", "cni_conf", "bin", "reaper_root",
+                 "reaper_overlay", "pods"]
+        self.dirs = {n: self.dir / n for n in names}
+        for p in self.dirs.values():
+            p.mkdir()
+        self.dirs["sock"] = self.dir / "c.sock"
+        self.address = str(self.dirs["sock"])
+        self.log_path = self.dir / "containerd.log"
+        self.shim_log = self.dir / "reaper-shim.log"
+        self.reaper_config = self.dir / "reaper.conf"
+        self.pods_dir = self.dirs["pods"]
+        self.snapshotter = "overlayfs" if overlay_works(self.dir) else "native"
+
+    # ---- setup ----
+    def _write_files(self):
+        shim = self.reaper_build / "src/shim/containerd-shim-reaper-v2"
+        (self.dirs["bin"] / "containerd-shim-reaper-v2").symlink_to(shim)
+        self.reaper_config.write_text(
+            f"REAPER_RUNTIME_ROOT={self.dirs['reaper_root']}\n"
+            f"REAPER_OVERLAY_BASE={self.dirs['reaper_overlay']}\n"
+            f"REAPER_SHIM_LOG={self.shim_log}\n")
+        self.config_path = self.dir / "config.toml"
+        self.config_path.write_text(render_config(
+            {k: str(v) for k, v in self.dirs.items()}, self.snapshotter, self.image.ref))
+
+    def env(self):
+        env = dict(os.environ)
+        env["PATH"] = f"{self.dirs['bin']}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
+        env["REAPER_CONFIG"] = str(self.reaper_config)
+        return env
+
+    def start(self):
+        self._write_files()
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(["containerd", "--config", str(self.config_path)],
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=self.env(), cwd=self.dir)
+        self._wait_ready()
+        for ns in ("k8s.io", "default"):
+            self.ctr("images", "import", "--snapshotter", self.snapshotter, str(self.image.tar),
+                     namespace=ns, check=True)
+        return self
+
+    def _wait_ready(self):
+        # Test code only: a bounded retry until containerd's CRI answers.
+        deadline = time.monotonic() + READY_DEADLINE
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"containerd exited {self.proc.returncode}:\n{self.log_tail()}")
+            if CRI_LOAD_FAILED in self.log_path.read_text(errors="replace"):
+                raise RuntimeError(f"containerd's CRI plugin did not load:\n{self.log_tail()}")
+            try:
+                if self.dirs["sock"].exists():
+                    self.version = cri.version(self.address)
+                    return
+            except Exception as e:  # noqa: BLE001 - any failure means "not ready yet"
+                last = e
+            else:
+                last = None
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"containerd not ready after {READY_DEADLINE}s ({last}):\n"
+                                   f"{self.log_tail()}")
+            time.sleep(0.1)
+
+    # ---- helpers ----
+    def ctr(self, *args, namespace="default", check=False, timeout=60):
+        cmd = ["ctr", "-a", self.address, "-n", namespace, *map(str, args)]
+        res = subprocess.run(cmd, capture_output=True, text=True, env=self.env(), timeout=timeout)
+        if check and res.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd)} failed {res.returncode}: {res.stderr}")
+        return res
+
+    def log_tail(self, n=60):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+    def shim_pids(self):
+        return procs.shims_for_address(self.address)
+
+    # ---- teardown ----
+    def _clean_ctr_namespace(self, ns):
+        for line in self.ctr("tasks", "ls", "-q", namespace=ns).stdout.split():
+            self.ctr("tasks", "kill", "-a", "-s", "SIGKILL", line, namespace=ns)
+            self.ctr("tasks", "delete", "-f", line, namespace=ns)
+        for line in self.ctr("containers", "ls", "-q", namespace=ns).stdout.split():
+            self.ctr("containers", "rm", line, namespace=ns)
+
+    def _remove_cri_pods(self):
+        client = cri.CriClient(self.address, self.pods_dir, self.image.ref)
+        try:
+            self.teardown_errors += client.remove_all_pods()
+        finally:
+            client.close()
+
+    def _drain(self):
+        """Best effort, like a node drain: CRI pods first, then ctr tasks of `default`."""
+        for step in (self._remove_cri_pods, lambda: self._clean_ctr_namespace("default")):
+            try:
+                step()
+            except (grpc.RpcError, subprocess.SubprocessError, OSError) as e:
+                self.teardown_errors.append(f"drain: {e!r}")
+
+    def _terminate(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.teardown_errors.append("containerd ignored SIGTERM for 15 s")
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self):
+        """Drain, stop containerd, kill our leftover shims, unmount and remove the temp tree."""
+        try:
+            if self.proc and self.proc.poll() is None:
+                try:
+                    self._drain()
+                finally:
+                    self._terminate()
+        finally:
+            shims = self.shim_pids()
+            sockets = procs.unix_sockets_of(shims)
+            procs.kill_all(shims)
+            procs.unlink_stale(sockets)
+            procs.unmount_under(self.dir)
+            shutil.rmtree(self.dir, ignore_errors=True)
