@@ -1,0 +1,33 @@
+/* reaper-runtime kill: signal the workload's process group (--all: its whole process tree). */
+#include "cli.h"
+#include "cleanup.h"
+#include "container.h"
+#include "process.h"
+
+#include <signal.h>
+
+int cmd_kill(struct cli *cli, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"all", no_argument, NULL, 'a'},
+        {NULL, 0, NULL, 0},
+    };
+    bool all = false;
+    int c;
+    while ((c = cli_getopt(argc, argv, "a", opts)) != -1) {
+        if (c != 'a')
+            return 2;
+        all = true;
+    }
+    int r = cli_positionals("kill", argc, argv, 1, 2);
+    if (r != 0)
+        return r;
+    int sig = SIGTERM;
+    const char *name = optind + 1 < argc ? argv[optind + 1] : NULL;
+    if (name && signal_parse(name, &sig) < 0)
+        return cli_usage("kill", "unknown signal \"%s\"", name);
+    _cleanup_rerr_ rerr *err = NULL;
+    if (container_kill(&cli->cfg, argv[optind], sig, all, &err) < 0)
+        return cli_fail(cli, err);
+    return 0;
+}
