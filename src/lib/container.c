@@ -118,7 +118,8 @@ struct create_ctx {
 static int spawn_init(struct create_ctx *c, pid_t *pid, int *pidfd, rerr **err)
 {
     _cleanup_free_ char *fifo = fifo_path(c->cfg->runtime_root, c->opts->id);
-    if (mkfifo(fifo, 0622) < 0)
+    /* 0622 despite the umask: a workload that switched user must still open it to write. */
+    if (mkfifo(fifo, 0622) < 0 || chmod(fifo, 0622) < 0)
         return rerr_set(err, errno, "mkfifo %s", fifo);
     _cleanup_close_ int release = open(fifo, O_PATH | O_CLOEXEC);
     if (release < 0)

@@ -194,6 +194,10 @@ static int apply_user(const struct oci_process *p, rerr **err)
         return rerr_set(err, errno, "setgid %u", (unsigned)u->gid);
     if (setuid(u->uid) < 0)
         return rerr_set(err, errno, "setuid %u", (unsigned)u->uid);
+    /* A uid change makes us non-dumpable, which hands /proc/self to root: we could no longer
+     * reopen the release FIFO through /proc/self/fd. execve() recomputes dumpability anyway. */
+    if (u->uid != 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
+        return rerr_set(err, errno, "prctl(PR_SET_DUMPABLE)");
     umask(u->has_umask ? u->umask : 0022);
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return rerr_set(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");

@@ -22,15 +22,16 @@ static int set_nonblock(int fd)
     return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
 }
 
-/* containerd passes plain FIFO paths or fifo:// URIs; other schemes need a logging binary. */
-static int open_fifo(const char *uri, int *out, rerr **err)
+/* containerd passes plain FIFO paths or fifo:// URIs; other schemes need a logging binary.
+ * Output FIFOs are opened read-write so they survive a reader restart (containerd restart).
+ * stdin is read-only: the client closing its end is how `ctr run` ends input (EOF), and epoll
+ * reports nothing on a FIFO whose writer has not connected yet. */
+static int open_fifo(const char *uri, bool is_stdin, int *out, rerr **err)
 {
     const char *path = str_startswith(uri, "fifo://") ? uri + 7 : uri;
     if (strstr(path, "://"))
         return rerr_setx(err, ENOTSUP, "IO %s: only FIFO paths are supported", uri);
-    /* O_RDWR keeps the FIFO open across a reader restart (containerd restart) and makes a
-     * stdin FIFO never report EOF on its own: CloseIO ends stdin. */
-    int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    int fd = open(path, (is_stdin ? O_RDONLY : O_RDWR) | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0)
         return rerr_set(err, errno, "open IO %s", path);
     *out = fd;
@@ -61,7 +62,7 @@ int procio_prepare(const struct proc_stdio *io, struct child_io *cio, rerr **err
     int r = 0;
     for (int i = 0; i < 3 && r == 0; i++)
         if (path_of(io, i))
-            r = open_fifo(path_of(io, i), &cio->fifo[i], err);
+            r = open_fifo(path_of(io, i), i == 0, &cio->fifo[i], err);
     if (r == 0 && io->terminal) {
         int sp[2];
         if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) < 0)

@@ -110,7 +110,7 @@ def test_large_output_is_byte_exact(containerd, test_image, tmp_path):
 
 
 def test_stdin_roundtrip(containerd, test_image):
-    argv = ctr_cmd(containerd, "run", "--rm", "-i", "--runtime", REAPER, "--rootfs",
+    argv = ctr_cmd(containerd, "run", "--rm", "--runtime", REAPER, "--rootfs",
                    test_image.rootfs, "stdinbox", "sh", "-c", "tr a-z A-Z")
     r = subprocess.run(argv, input="hello stdin\n", capture_output=True, text=True,
                        env=containerd.env(), timeout=30)

@@ -144,6 +144,8 @@ class CriClient:
     def remove_pod(self, pod):
         self.rt.RemovePodSandbox(self.pb.RemovePodSandboxRequest(pod_sandbox_id=_id(pod)),
                                  timeout=RPC_TIMEOUT)
+        if pod in self.pods:  # removed by the test itself: nothing left for cleanup()
+            self.pods.remove(pod)
 
     # ---- containers ----
     def _security(self, run_as_user, run_as_group, host_network):
