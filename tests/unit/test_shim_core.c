@@ -43,6 +43,22 @@ static void test_flags_errors(void **state)
     rerr_free(err);
 }
 
+static void test_socket_path_groups(void **state)
+{
+    struct reaper_config cfg = {.runtime_root = "/run/reaper"};
+    _cleanup_free_ char *a = shim_socket_path(&cfg, "/c.sock", "k8s.io", "sandbox1");
+    _cleanup_free_ char *b = shim_socket_path(&cfg, "/c.sock", "k8s.io", "sandbox1");
+    _cleanup_free_ char *c = shim_socket_path(&cfg, "/c.sock", "k8s.io", "sandbox2");
+    _cleanup_free_ char *d = shim_socket_path(&cfg, "/c.sock", "default", "sandbox1");
+    _cleanup_free_ char *e = shim_socket_path(&cfg, "/other.sock", "k8s.io", "sandbox1");
+    assert_string_equal(a, b); /* containers of one pod share the pod's shim */
+    assert_string_not_equal(a, c);
+    assert_string_not_equal(a, d);
+    assert_string_not_equal(a, e); /* two containerds never share a shim */
+    assert_true(strlen(a) < 108);
+    assert_int_equal(strncmp(a, "/run/reaper/s/", 14), 0);
+}
+
 static void test_stat_line(void **state)
 {
     /* comm with a space and a paren; utime 150, stime 50 ticks; rss 100 pages */
@@ -65,6 +81,7 @@ int main(void)
         cmocka_unit_test(test_flags_go_style),
         cmocka_unit_test(test_flags_errors),
 
+        cmocka_unit_test(test_socket_path_groups),
         cmocka_unit_test(test_stat_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

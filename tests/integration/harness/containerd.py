@@ -133,15 +133,23 @@ class Containerd:
 
     def start(self):
         self._write_files()
+        self._spawn()
+        for ns in ("k8s.io", "default"):
+            self.ctr("images", "import", "--snapshotter", self.snapshotter, str(self.image.tar),
+                     namespace=ns, check=True)
+        return self
+
+    def _spawn(self):
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(["containerd", "--config", str(self.config_path)],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          env=self.env(), cwd=self.dir)
         self._wait_ready()
-        for ns in ("k8s.io", "default"):
-            self.ctr("images", "import", "--snapshotter", self.snapshotter, str(self.image.tar),
-                     namespace=ns, check=True)
-        return self
+
+    def restart(self):
+        """Stop containerd alone (shims and workloads keep running) and start it again."""
+        self._terminate()
+        self._spawn()
 
     def _wait_ready(self):
         # Test code only: a bounded retry until containerd's CRI answers.
