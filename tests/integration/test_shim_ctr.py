@@ -129,3 +129,25 @@ def _is_reaper(pid):
             return b"reaper" in f.read()
     except OSError:
         return False
+
+
+def test_events_reach_containerd_in_order(containerd, test_image):
+    ev = subprocess.Popen(ctr_cmd(containerd, "events"), stdout=subprocess.PIPE, text=True,
+                          env=containerd.env())
+    try:
+        ctr_run_detached(containerd, test_image, "evbox", "sleep", "1000")
+        containerd.ctr("task", "exec", "--exec-id", "ev-exec", "evbox", "true", check=True)
+        containerd.ctr("task", "pause", "evbox", check=True)
+        containerd.ctr("task", "resume", "evbox", check=True)
+        remove_task(containerd, "evbox")
+        wait_for(lambda: task_status(containerd, "evbox") is None, what="task removed")
+    finally:
+        ev.terminate()
+    out = ev.communicate(timeout=10)[0]
+    # lines: <date> <time> <zone> UTC <namespace> <topic> <json>
+    topics = [ln.split()[5] for ln in out.splitlines()
+              if "evbox" in ln and len(ln.split()) > 5 and ln.split()[5].startswith("/tasks/")]
+    expected = ["/tasks/create", "/tasks/start", "/tasks/exec-added", "/tasks/exec-started",
+                "/tasks/exit", "/tasks/paused", "/tasks/resumed", "/tasks/exit",
+                "/tasks/delete"]
+    assert topics == expected, out
