@@ -47,6 +47,9 @@ class Runtime:
         self.base = tmp / "base"
         # Outside root and base: those are masked inside the overlay namespace.
         self.host = pathlib.Path(tempfile.mkdtemp(prefix="reaper-rt-host-"))
+        # FIFOs for test<->workload rendezvous must sit on a filesystem the overlay shares with
+        # the host (/dev here): a FIFO on the host root is a different pipe through overlayfs.
+        self.shared = pathlib.Path(tempfile.mkdtemp(prefix="reaper-rt-", dir="/dev/shm"))
         self.conf = tmp / "reaper.conf"
         self.conf.write_text(f"REAPER_RUNTIME_ROOT={self.root}\nREAPER_OVERLAY_BASE={self.base}\n")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("REAPER_")}
@@ -122,3 +125,4 @@ def rt():
         umount_under(str(tmp))
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(r.host, ignore_errors=True)
+        shutil.rmtree(r.shared, ignore_errors=True)

@@ -73,7 +73,7 @@ def pids_alive(pids):
 def start_with_child(rt, cid, extra=""):
     """A workload whose child also runs; returns (init pid, child pid). The child's pid comes
     through a FIFO: opening it blocks until the workload writes, no polling."""
-    fifo = rt.host / f"{cid}.child"
+    fifo = rt.shared / f"{cid}.child"
     os.mkfifo(fifo)
     b = rt.bundle(["sh", "-c", f"{extra} sleep 1000 & echo $! > {fifo}; wait"])
     rt.create(cid, b)

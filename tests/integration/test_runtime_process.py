@@ -123,7 +123,7 @@ def test_exec_sees_container_mounts_and_own_user(rt):
     data = rt.host / "vol"
     data.mkdir()
     (data / "hello").write_text("from-host\n")
-    fifo = rt.host / "ready"
+    fifo = rt.shared / "ready"
     os.mkfifo(fifo)
     b = rt.bundle(["sh", "-c", f"echo init > /tmp/shared-by-exec; echo ok > {fifo}; sleep 1000"],
                   mounts=[{"destination": "/mnt/vol", "source": str(data), "type": "bind",
