@@ -5,7 +5,7 @@
 
 #include <jansson.h>
 
-#include "events.h"
+#include "kube_events.h"
 #include "kube_cache.h"
 #include "kube_client.h"
 #include "leader.h"

@@ -1,4 +1,4 @@
-#include "events.h"
+#include "kube_events.h"
 #include "cleanup.h"
 #include "kjson.h"
 #include "log.h"

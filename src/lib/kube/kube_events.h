@@ -1,8 +1,8 @@
 /* Event recorder: core/v1 Events about an object (involvedObject), best effort. A repeat of the
  * same (object, reason, message) bumps count/lastTimestamp of the earlier Event instead of
  * creating a new one, like client-go's correlator. */
-#ifndef REAPER_EVENTS_H
-#define REAPER_EVENTS_H
+#ifndef REAPER_KUBE_EVENTS_H
+#define REAPER_KUBE_EVENTS_H
 
 #include <jansson.h>
 
