@@ -43,7 +43,13 @@ int update_status(struct controller *c, const struct kube_resource *r, const jso
         return 0;
     _cleanup_json_ json_t *next = json_deep_copy(obj);
     json_object_set(next, "status", st);
-    return kube_update_status(c->client, r, next, NULL, err);
+    int ret = kube_update_status(c->client, r, next, NULL, err);
+    if (ret == -ENOENT) { /* deleted meanwhile: nothing left to report on */
+        rerr_free(*err);
+        *err = NULL;
+        return 0;
+    }
+    return ret;
 }
 
 json_t *cache_select(struct kube_informer *inf, const char *ns,

@@ -12,13 +12,20 @@
 #include "reconcile.h"
 #include "workqueue.h"
 
+/* What an informer's handlers need: the controller and which resource they watch. */
+struct controller_handler_ctx {
+    struct controller *c;
+    const struct kube_resource *r;
+};
+
 struct controller {
     struct kube_client *client;
     struct kube_recorder *recorder;
     struct workqueue *queue;
     struct kube_informer *pods, *nodes, *rpods, *overlays, *jobs;
     struct rpod_opts rpod_opts;
-    const char *namespace; /* watch scope; NULL = all */
+    const char *namespace;                        /* watch scope; NULL = all */
+    struct controller_handler_ctx handler_ctx[5]; /* one per informer */
 };
 
 /* Queue keys: "<kind>/<namespace>/<name>", kind one of these prefixes. */
@@ -28,7 +35,7 @@ struct controller {
 
 void controller_enqueue(struct controller *c, const char *kind, const char *ns, const char *name);
 /* Informer handlers for each resource (handlers.c). */
-struct kube_handlers controller_handlers(struct controller *c, const struct kube_resource *r);
+struct kube_handlers controller_handlers(struct controller_handler_ctx *h);
 /* Process one queue key; <0 means requeue with backoff. */
 int controller_reconcile(struct controller *c, const char *key, rerr **err);
 

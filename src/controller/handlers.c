@@ -108,21 +108,15 @@ static void dispatch(struct controller *c, const struct kube_resource *r, const 
         node_changed(c, obj);
 }
 
-/* The informer's handlers get a controller-and-resource pair as their ud. */
-struct handler_ctx {
-    struct controller *c;
-    const struct kube_resource *r;
-};
-
 static void on_add(void *ud, const json_t *obj)
 {
-    struct handler_ctx *h = ud;
+    struct controller_handler_ctx *h = ud;
     dispatch(h->c, h->r, obj);
 }
 
 static void on_update(void *ud, const json_t *oldo, const json_t *newo)
 {
-    struct handler_ctx *h = ud;
+    struct controller_handler_ctx *h = ud;
     if (h->r == &KUBE_NODES && !node_relevant_change(oldo, newo))
         return;
     dispatch(h->c, h->r, newo);
@@ -130,14 +124,11 @@ static void on_update(void *ud, const json_t *oldo, const json_t *newo)
 
 static void on_delete(void *ud, const json_t *obj)
 {
-    struct handler_ctx *h = ud;
+    struct controller_handler_ctx *h = ud;
     dispatch(h->c, h->r, obj);
 }
 
-struct kube_handlers controller_handlers(struct controller *c, const struct kube_resource *r)
+struct kube_handlers controller_handlers(struct controller_handler_ctx *h)
 {
-    struct handler_ctx *h = xcalloc(1, sizeof(*h)); /* lives as long as the process */
-    h->c = c;
-    h->r = r;
     return (struct kube_handlers){on_add, on_update, on_delete, h};
 }

@@ -142,11 +142,13 @@ static void on_lost(void *ud)
     workqueue_shutdown(ud);
 }
 
-static struct kube_informer *start_informer(struct controller *c, const struct kube_resource *r,
-                                            const char *ns, const char *selector, rerr **err)
+static struct kube_informer *start_informer(struct controller *c, size_t slot,
+                                            const struct kube_resource *r, const char *ns,
+                                            const char *selector, rerr **err)
 {
     struct kube_informer_opts io = {.resource = r, .namespace = ns, .label_selector = selector};
-    struct kube_handlers h = controller_handlers(c, r);
+    c->handler_ctx[slot] = (struct controller_handler_ctx){c, r};
+    struct kube_handlers h = controller_handlers(&c->handler_ctx[slot]);
     struct kube_informer *inf = kube_informer_new(c->client, &io, &h);
     if (kube_informer_start(inf, err) < 0) {
         kube_informer_free(inf);
@@ -161,7 +163,7 @@ static int start_informers(struct controller *c, rerr **err)
     const struct kube_resource *res[] = {&KUBE_NODES, &REAPER_OVERLAYS, &REAPER_DAEMONJOBS,
                                          &REAPER_PODS, &KUBE_PODS};
     for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
-        *slots[i] = start_informer(c, res[i], res[i] == &KUBE_NODES ? NULL : c->namespace,
+        *slots[i] = start_informer(c, i, res[i], res[i] == &KUBE_NODES ? NULL : c->namespace,
                                    res[i] == &KUBE_PODS ? LABEL_REAPERPOD : NULL, err);
         if (*slots[i] == NULL)
             return -EIO;

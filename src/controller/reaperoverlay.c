@@ -81,12 +81,42 @@ static int mark_rpods(struct controller *c, const char *ns, const json_t *names,
     return 0;
 }
 
-static int apply_policy(struct controller *c, const json_t *ovl, const struct rovl_plan *p,
-                        rerr **err)
+/* The rpod cache may not show our mark yet: re-read each candidate so that one failure
+ * requests exactly one reset (a crash between the bump and the mark can still double it). */
+static int drop_marked(struct controller *c, const char *ns, struct rovl_plan *p, rerr **err)
 {
-    if (p->reset_request < 0 && p->in_use < 0)
-        return 0;
-    int r = patch_annotations(c, ovl, p, err);
+    json_t *fresh = json_array();
+    size_t i;
+    json_t *n;
+    json_array_foreach(p->mark_rpods, i, n)
+    {
+        _cleanup_json_ json_t *rp = NULL;
+        int r = kube_get(c->client, &REAPER_PODS, ns, json_string_value(n), &rp, err);
+        if (r == -ENOENT) {
+            rerr_free(*err);
+            *err = NULL;
+            continue;
+        }
+        if (r < 0) {
+            json_decref(fresh);
+            return r;
+        }
+        if (!kj_annotation(rp, ANN_RESET_REQUESTED_BY))
+            json_array_append(fresh, n);
+    }
+    if (json_array_size(p->mark_rpods) > 0 && json_array_size(fresh) == 0)
+        p->reset_request = -1;
+    json_decref(p->mark_rpods);
+    p->mark_rpods = fresh;
+    return 0;
+}
+
+static int apply_policy(struct controller *c, const json_t *ovl, struct rovl_plan *p, rerr **err)
+{
+    int r = drop_marked(c, kj_str(ovl, "metadata.namespace"), p, err);
+    if (r < 0 || (p->reset_request < 0 && p->in_use < 0))
+        return r;
+    r = patch_annotations(c, ovl, p, err);
     if (r < 0)
         return r;
     if (p->reset_request >= 0)

@@ -11,6 +11,7 @@
 
 #include "backoff.h"
 #include "kube_events.h"
+#include "json_fixture.h"
 #include "kjson.h"
 #include "kube_cache.h"
 #include "kube_config.h"
@@ -18,15 +19,6 @@
 #include "leader.h"
 #include "util.h"
 #include "workqueue.h"
-
-static json_t *J(const char *s)
-{
-    json_error_t e;
-    json_t *j = json_loads(s, 0, &e);
-    if (j == NULL)
-        fail_msg("bad test JSON: %s", e.text);
-    return j;
-}
 
 static void test_kjson(void **state)
 {

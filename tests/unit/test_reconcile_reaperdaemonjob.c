@@ -7,17 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_fixture.h"
 #include "kjson.h"
 #include "reconcile.h"
-
-static json_t *J(const char *s)
-{
-    json_error_t e;
-    json_t *j = json_loads(s, 0, &e);
-    if (j == NULL)
-        fail_msg("bad test JSON: %s", e.text);
-    return j;
-}
 
 static json_t *node(const char *name, bool ready, const char *labels, const char *taints)
 {

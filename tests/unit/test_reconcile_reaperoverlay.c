@@ -6,17 +6,9 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "json_fixture.h"
 #include "kjson.h"
 #include "reconcile.h"
-
-static json_t *J(const char *s)
-{
-    json_error_t e;
-    json_t *j = json_loads(s, 0, &e);
-    if (j == NULL)
-        fail_msg("bad test JSON: %s", e.text);
-    return j;
-}
 
 #define OVL(spec, ann, extra, nodes)                                                               \
     "{\"metadata\":{\"name\":\"o\",\"namespace\":\"ns\",\"finalizers\":[\"reaper.io/"              \

@@ -6,18 +6,10 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "json_fixture.h"
 #include "kjson.h"
 #include "reconcile.h"
 #include "util.h"
-
-static json_t *J(const char *s)
-{
-    json_error_t e;
-    json_t *j = json_loads(s, 0, &e);
-    if (j == NULL)
-        fail_msg("bad test JSON: %s", e.text);
-    return j;
-}
 
 static const struct rpod_opts opts = {"reaper-v2", "busybox"};
 

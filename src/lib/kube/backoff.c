@@ -25,13 +25,18 @@ void backoff_reset(struct backoff *b)
     b->cur_ms = 0;
 }
 
-void stopper_init(struct stopper *s)
+void cond_init_monotonic(pthread_cond_t *c)
 {
     pthread_condattr_t a;
     pthread_condattr_init(&a);
     pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&s->cond, &a);
+    pthread_cond_init(c, &a);
     pthread_condattr_destroy(&a);
+}
+
+void stopper_init(struct stopper *s)
+{
+    cond_init_monotonic(&s->cond);
     pthread_mutex_init(&s->mu, NULL);
     s->stopped = false;
 }

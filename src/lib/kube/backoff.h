@@ -29,6 +29,8 @@ void stopper_stop(struct stopper *s);
 bool stopper_stopped(struct stopper *s);
 /* Wait up to ms; returns true if stopped. */
 bool stopper_wait(struct stopper *s, uint64_t ms);
+/* Initialise a condition variable that waits on CLOCK_MONOTONIC (immune to clock steps). */
+void cond_init_monotonic(pthread_cond_t *c);
 /* Absolute CLOCK_MONOTONIC deadline ms from now, for pthread_cond_timedwait. */
 struct timespec deadline_after_ms(uint64_t ms);
 

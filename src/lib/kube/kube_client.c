@@ -252,7 +252,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
         return r;
     _cleanup_json_ json_t *j = NULL;
     _cleanup_rerr_ rerr *perr = NULL;
-    if (resp.len > 0 && kj_parse(resp.data, resp.len, &j, &perr) < 0 && http / 100 == 2)
+    if (resp.len > 0 && kj_parse(data, resp.len, &j, &perr) < 0 && http / 100 == 2)
         return rerr_setx(err, EIO, "%s: %s", what, rerr_msg(perr));
     if (http / 100 != 2)
         return kube_status_error(http, j, what, err);

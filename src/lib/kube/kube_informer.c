@@ -47,7 +47,7 @@ struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube
     inf->store = kube_store_new();
     stopper_init(&inf->stop);
     pthread_mutex_init(&inf->mu, NULL);
-    pthread_cond_init(&inf->synced_cond, NULL);
+    cond_init_monotonic(&inf->synced_cond);
     backoff_init(&inf->backoff, o->backoff_min_ms ? o->backoff_min_ms : 200,
                  o->backoff_max_ms ? o->backoff_max_ms : 30000);
     return inf;
@@ -158,14 +158,7 @@ int kube_informer_start(struct kube_informer *inf, rerr **err)
 
 bool kube_informer_wait_synced(struct kube_informer *inf, unsigned timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&inf->mu);
     while (!inf->synced && pthread_cond_timedwait(&inf->synced_cond, &inf->mu, &dl) == 0) {
     }

@@ -92,7 +92,7 @@ struct leader_elector *leader_new(struct kube_client *c, const struct leader_con
         le->cfg.retry_period_s = 2;
     stopper_init(&le->stop);
     pthread_mutex_init(&le->mu, NULL);
-    pthread_cond_init(&le->cond, NULL);
+    cond_init_monotonic(&le->cond);
     return le;
 }
 
@@ -190,14 +190,7 @@ bool leader_is_leading(struct leader_elector *le)
 
 bool leader_wait_leading(struct leader_elector *le, uint64_t timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += (time_t)(timeout_ms / 1000);
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&le->mu);
     while (!le->leading && pthread_cond_timedwait(&le->cond, &le->mu, &dl) == 0) {
     }

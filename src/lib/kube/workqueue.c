@@ -30,11 +30,7 @@ struct workqueue *workqueue_new(uint64_t base_delay_ms, uint64_t max_delay_ms)
 {
     struct workqueue *q = xcalloc(1, sizeof(*q));
     pthread_mutex_init(&q->mu, NULL);
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    pthread_cond_init(&q->cond, &a);
-    pthread_condattr_destroy(&a);
+    cond_init_monotonic(&q->cond);
     q->ready_order = json_array();
     q->queued = json_object();
     q->processing = json_object();

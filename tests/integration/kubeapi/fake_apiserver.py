@@ -168,7 +168,15 @@ class Store:
             self._bump(obj)
             self.objects[plural][(ns, name)] = obj
             self._emit(plural, "ADDED", obj)
-            return copy.deepcopy(obj)
+            created = copy.deepcopy(obj)
+            if self._orphaned(obj):  # the GC controller removes dependents of a vanished owner
+                self.delete(plural, ns, name)
+            return created
+
+    def _orphaned(self, obj):
+        uids = {o["metadata"]["uid"] for objs in self.objects.values() for o in objs.values()}
+        refs = obj["metadata"].get("ownerReferences") or []
+        return any(r.get("uid") not in uids for r in refs)
 
     def _check_rv(self, cur, new):
         rv = new.get("metadata", {}).get("resourceVersion")
