@@ -221,8 +221,10 @@ def test_daemonjob_nodes_retries_and_after(api, ctl):
     assert st.get("reaperpods", NS, "first-node-a")["spec"]["nodeName"] == "node-a"
     assert not st.objects["reaperpods"].get((NS, "first-node-c"))
     assert not st.objects["reaperpods"].get((NS, "first-tainted"))
-    assert "waiting for first" in status(st, "reaperdaemonjobs", "second").get("message", "")
-    assert status(st, "reaperdaemonjobs", "third")["message"] == "dependency nope not found"
+    wait_for(lambda: "waiting for first" in status(st, "reaperdaemonjobs", "second")
+             .get("message", ""), what="second waits")
+    wait_for(lambda: status(st, "reaperdaemonjobs", "third").get("message") ==
+             "dependency nope not found", what="missing dependency message")
     finish_rpod(st, "first-node-a", 0)
     old_uid = st.get("reaperpods", NS, "first-node-b")["metadata"]["uid"]
     finish_rpod(st, "first-node-b", 7)
