@@ -107,29 +107,24 @@ char *kj_dump(const json_t *j)
     return s;
 }
 
-static char *format_now(bool micro)
+/* rfc3339_now() has nanoseconds: "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ"; keep `digits` of them. */
+static char *now_with_fraction(size_t digits)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char buf[64];
-    size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
-    if (micro)
-        snprintf(buf + n, sizeof(buf) - n, ".%06ldZ", ts.tv_nsec / 1000);
-    else
-        snprintf(buf + n, sizeof(buf) - n, "Z");
-    return xstrdup(buf);
+    char *t = rfc3339_now();
+    char *dot = strchr(t, '.');
+    if (dot)
+        strcpy(digits ? dot + 1 + digits : dot, "Z");
+    return t;
 }
 
 char *kj_time_now(void)
 {
-    return format_now(false);
+    return now_with_fraction(0);
 }
 
 char *kj_microtime_now(void)
 {
-    return format_now(true);
+    return now_with_fraction(6);
 }
 
 int kj_parse_time(const char *s, double *epoch_seconds)
