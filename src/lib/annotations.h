@@ -36,7 +36,10 @@ int workload_identity_resolve(const struct reaper_config *cfg, const struct kv *
                               struct workload_identity *out, char ***warnings, rerr **err);
 void workload_identity_free(struct workload_identity *id);
 
-/* Lookup helper; NULL if absent. */
+/* Lookup helper; NULL if absent (the last entry wins if a key repeats). */
 const char *kv_get(const struct kv *kv, size_t n, const char *key);
+/* Deep copy / free of a kv array of n entries (kv_free accepts NULL). */
+struct kv *kv_dup(const struct kv *kv, size_t n);
+void kv_free(struct kv *kv, size_t n);
 
 #endif

@@ -34,4 +34,9 @@ int mounts_prepare(const struct oci_mount *mounts, size_t n, enum dns_mode dns,
 int mounts_attach(struct mount_plan *plan, rerr **err);
 void mount_plan_free(struct mount_plan *plan);
 
+/* Building blocks (also used by the sensitive-file filter): clone the tree at source as a
+ * detached mount (read-only if asked; returns the fd), and attach such a clone at dest. */
+int mount_clone(const char *source, bool recursive, bool readonly, rerr **err);
+int mount_attach_fd(int tree_fd, const char *dest, rerr **err);
+
 #endif

@@ -1,0 +1,184 @@
+/*
+ * Test-only: run a command the way the runtime will, inside an overlay namespace and a private
+ * per-container mount namespace, with a config built from flags (no config file involved).
+ *   overlay-exec --root R --base B [--ns NS] [--name N] [--isolation namespace|node]
+ *                [--no-filter] [--filter-path P]... [--filter-mode append|replace] [--allow P]...
+ *                [--mount SRC:DST[:ro]]... [--destroy | --exists | -- CMD ARGS...]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "config.h"
+#include "mounts.h"
+#include "oci_spec.h"
+#include "overlay.h"
+#include "util.h"
+
+struct opts {
+    struct reaper_config cfg;
+    struct workload_identity id;
+    struct oci_mount *mounts;
+    size_t n_mounts;
+    bool destroy, exists;
+};
+
+static void add_mount(struct opts *o, const char *spec)
+{
+    _cleanup_strv_ char **f = strv_split(spec, ":");
+    if (strv_len(f) < 2) {
+        fprintf(stderr, "overlay-exec: bad --mount %s\n", spec);
+        exit(2);
+    }
+    o->mounts = xrealloc(o->mounts, (o->n_mounts + 1) * sizeof(*o->mounts));
+    struct oci_mount *m = &o->mounts[o->n_mounts++];
+    memset(m, 0, sizeof(*m));
+    m->source = xstrdup(f[0]);
+    m->destination = xstrdup(f[1]);
+    m->type = xstrdup("bind");
+    m->bind = m->recursive = true;
+    m->readonly = f[2] && strcmp(f[2], "ro") == 0;
+}
+
+static int parse(int argc, char **argv, struct opts *o)
+{
+    static const struct option longopts[] = {
+        {"root", required_argument, NULL, 'r'},
+        {"base", required_argument, NULL, 'b'},
+        {"ns", required_argument, NULL, 'n'},
+        {"name", required_argument, NULL, 'N'},
+        {"isolation", required_argument, NULL, 'i'},
+        {"filter-path", required_argument, NULL, 'f'},
+        {"filter-mode", required_argument, NULL, 'm'},
+        {"allow", required_argument, NULL, 'a'},
+        {"mount", required_argument, NULL, 'M'},
+        {"no-filter", no_argument, NULL, 'F'},
+        {"destroy", no_argument, NULL, 'D'},
+        {"exists", no_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
+    };
+    o->cfg.filter_enabled = true;
+    o->cfg.filter_paths = xcalloc(1, sizeof(char *));
+    o->cfg.filter_allowlist = xcalloc(1, sizeof(char *));
+    o->id.k8s_namespace = xstrdup("default");
+    int c;
+    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            o->cfg.runtime_root = xstrdup(optarg);
+            break;
+        case 'b':
+            o->cfg.overlay_base = xstrdup(optarg);
+            break;
+        case 'n':
+            free(o->id.k8s_namespace);
+            o->id.k8s_namespace = xstrdup(optarg);
+            break;
+        case 'N':
+            o->id.overlay_name = xstrdup(optarg);
+            break;
+        case 'i':
+            o->cfg.isolation = strcmp(optarg, "node") == 0 ? ISOLATION_NODE : ISOLATION_NAMESPACE;
+            break;
+        case 'f':
+            strv_push(&o->cfg.filter_paths, optarg);
+            break;
+        case 'm':
+            o->cfg.filter_mode = strcmp(optarg, "replace") == 0 ? FILTER_REPLACE : FILTER_APPEND;
+            break;
+        case 'a':
+            strv_push(&o->cfg.filter_allowlist, optarg);
+            break;
+        case 'M':
+            add_mount(o, optarg);
+            break;
+        case 'F':
+            o->cfg.filter_enabled = false;
+            break;
+        case 'D':
+            o->destroy = true;
+            break;
+        case 'E':
+            o->exists = true;
+            break;
+        default:
+            return -1;
+        }
+    }
+    return optind;
+}
+
+static void opts_free(struct opts *o)
+{
+    for (size_t i = 0; i < o->n_mounts; i++) {
+        free(o->mounts[i].source);
+        free(o->mounts[i].destination);
+        free(o->mounts[i].type);
+    }
+    free(o->mounts);
+    free(o->cfg.runtime_root);
+    free(o->cfg.overlay_base);
+    free(o->cfg.filter_dir);
+    strv_free(o->cfg.filter_paths);
+    strv_free(o->cfg.filter_allowlist);
+    free(o->id.k8s_namespace);
+    free(o->id.overlay_name);
+}
+
+static int fail(rerr *e)
+{
+    fprintf(stderr, "overlay-exec: %s\n", rerr_msg(e));
+    rerr_free(e);
+    return 1;
+}
+
+/* What the runtime does in its forked child: clone sources, join the overlay, go private. */
+static int enter(struct opts *o, rerr **err)
+{
+    struct mount_plan plan = {0};
+    int r = mounts_prepare(o->mounts, o->n_mounts, DNS_KUBERNETES, &plan, err);
+    if (r == 0)
+        r = overlay_enter(&o->cfg, &o->id, err);
+    if (r == 0 && unshare(CLONE_NEWNS) < 0)
+        r = rerr_set(err, errno, "unshare");
+    if (r == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+        r = rerr_set(err, errno, "make / rprivate");
+    if (r == 0)
+        r = mounts_attach(&plan, err);
+    mount_plan_free(&plan);
+    return r;
+}
+
+static int run(int argc, char **argv, struct opts *o)
+{
+    int first = parse(argc, argv, o);
+    if (first < 0 || o->cfg.runtime_root == NULL || o->cfg.overlay_base == NULL)
+        return 2;
+    o->cfg.filter_dir = xasprintf("%s/overlay-filters", o->cfg.runtime_root);
+    rerr *e = NULL;
+    if (o->exists)
+        return overlay_exists(&o->cfg, &o->id) ? 0 : 3;
+    if (o->destroy)
+        return overlay_destroy(&o->cfg, &o->id, &e) < 0 ? fail(e) : 0;
+    if (first >= argc)
+        return 2;
+    if (enter(o, &e) < 0)
+        return fail(e);
+    execvp(argv[first], argv + first);
+    fprintf(stderr, "overlay-exec: exec %s: %s\n", argv[first], strerror(errno));
+    return 127;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    int r = run(argc, argv, &o);
+    opts_free(&o);
+    return r;
+}
