@@ -27,16 +27,17 @@ static json_t *node_names(struct controller *c)
     return set;
 }
 
-/* Add or drop our finalizer with a PUT (resourceVersion guards against lost updates). */
-static int set_finalizer(struct controller *c, const json_t *ovl, bool add, rerr **err)
+/* Add or drop our finalizer on the live object (retried on conflict). */
+static int edit_finalizer(json_t *obj, void *ud, rerr **err)
 {
-    _cleanup_json_ json_t *next = json_deep_copy(ovl);
-    json_t *md = kj_obj(next, "metadata");
-    json_t *old = json_object_get(md, "finalizers");
+    bool add = *(const bool *)ud;
+    if (has_finalizer(obj, OVERLAY_FINALIZER) == add)
+        return 1;
+    json_t *md = kj_obj(obj, "metadata");
     json_t *fin = json_array();
     size_t i;
     json_t *f;
-    json_array_foreach(old, i, f)
+    json_array_foreach(json_object_get(md, "finalizers"), i, f)
     {
         if (!json_is_string(f) || strcmp(json_string_value(f), OVERLAY_FINALIZER) != 0)
             json_array_append(fin, f);
@@ -44,7 +45,13 @@ static int set_finalizer(struct controller *c, const json_t *ovl, bool add, rerr
     if (add)
         json_array_append_new(fin, json_string(OVERLAY_FINALIZER));
     json_object_set_new(md, "finalizers", fin);
-    return kube_update(c->client, &REAPER_OVERLAYS, next, NULL, err);
+    return 0;
+}
+
+static int set_finalizer(struct controller *c, const json_t *ovl, bool add, rerr **err)
+{
+    return kube_modify(c->client, &REAPER_OVERLAYS, kj_str(ovl, "metadata.namespace"),
+                       kj_str(ovl, "metadata.name"), false, edit_finalizer, &add, NULL, err);
 }
 
 /* One merge patch of the annotations, guarded by resourceVersion. */

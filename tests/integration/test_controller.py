@@ -158,11 +158,13 @@ def test_overlay_gating_reset_and_deletion(api, ctl):
     rpod(st, "user", overlayName="ovl")
     s = wait_for(lambda: status(st, "reaperpods", "user").get("reason"), what="gated")
     assert s == "OverlayNotFound"
+    st.inject_conflicts["reaperoverlays"] = 2  # the finalizer write retries on 409
     st.create("reaperoverlays", NS, {"metadata": {"name": "ovl"},
                                      "spec": {"resetPolicy": "OnFailure"}})
     wait_for(lambda: "reaper.io/overlay-cleanup" in
              (st.get("reaperoverlays", NS, "ovl")["metadata"].get("finalizers") or []),
              what="finalizer")
+    assert st.conflicts_served == 2
     wait_for(lambda: status(st, "reaperpods", "user").get("reason") == "OverlayNotReady",
              what="not ready")
     with pytest.raises(ApiError):

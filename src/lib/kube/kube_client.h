@@ -65,6 +65,15 @@ int kube_patch(struct kube_client *c, const struct kube_resource *r, const char 
 int kube_delete(struct kube_client *c, const struct kube_resource *r, const char *ns,
                 const char *name, const char *uid, rerr **err);
 
+/* Read-modify-write with retry on conflict (client-go's RetryOnConflict): GET the object, let
+ * mutate change it (return 0 to write, 1 when nothing needs writing, <0 to fail), PUT it (to
+ * /status when status is true) carrying the read resourceVersion; on 409 start over, up to
+ * 10 times. *out (may be NULL) receives the written (or unchanged) object. */
+typedef int (*kube_mutate_fn)(json_t *obj, void *ud, rerr **err);
+int kube_modify(struct kube_client *c, const struct kube_resource *r, const char *ns,
+                const char *name, bool status, kube_mutate_fn mutate, void *ud, json_t **out,
+                rerr **err);
+
 /* Internal to the client library (used by kube_watch.c): a configured curl handle. */
 int kube_curl_prepare(struct kube_client *c, CURL *h, const char *path, struct curl_slist **headers,
                       rerr **err);

@@ -122,6 +122,8 @@ class Store:
         self.lists = {p: 0 for p in RESOURCES}
         self.watches = {p: 0 for p in RESOURCES}
         self.requests = []
+        self.inject_conflicts = {}  # plural → number of next main-resource PUTs to reject (409)
+        self.conflicts_served = 0
 
     def _emit(self, plural, etype, obj):
         self.history.append((self.rv, plural, etype, copy.deepcopy(obj)))
@@ -210,6 +212,10 @@ class Store:
             if cur is None:
                 raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
             self._check_rv(cur, new)
+            if sub is None and self.inject_conflicts.get(plural, 0) > 0:
+                self.inject_conflicts[plural] -= 1
+                self.conflicts_served += 1
+                raise ApiError(409, "Conflict", "injected conflict (test)")
             merged = copy.deepcopy(cur)
             if sub == "status":
                 merged["status"] = copy.deepcopy(new.get("status", {}))
