@@ -340,6 +340,9 @@ static void test_event_object(void **state)
     assert_string_equal(kj_str(ev, "message"), "boom");
     assert_string_equal(kj_str(ev, "source.component"), "ctl");
     assert_int_equal(kj_int(ev, "count", 0), 1);
+    assert_string_equal(kj_str(ev, "action"), "Failed");
+    assert_string_equal(kj_str(ev, "reportingInstance"), "i1");
+    assert_null(kj_get(ev, "eventTime"));
 }
 
 int main(void)

@@ -54,18 +54,17 @@ json_t *kube_event_object(const json_t *obj, const char *type, const char *reaso
         xasprintf("%s.%llx%05lx", name ? name : "object", (unsigned long long)ts.tv_sec,
                   (unsigned long)(ts.tv_nsec / 10000) & 0xfffff);
     _cleanup_free_ char *now = kj_time_now();
-    _cleanup_free_ char *micro = kj_microtime_now();
     json_t *involved = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?}", "apiVersion",
                                  kj_str(obj, "apiVersion"), "kind", kj_str(obj, "kind"), "name",
                                  name, "namespace", ns, "uid", kj_str(obj, "metadata.uid"),
                                  "resourceVersion", kj_str(obj, "metadata.resourceVersion"));
-    return json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s},s:s,s:s}",
+    /* Legacy core/v1 Event fields only (no eventTime): what kubectl describe shows. */
+    return json_pack("{s:s,s:s,s:{s:s,s:s},s:o,s:s,s:s,s:s,s:s,s:s,s:i,s:{s:s},s:s,s:s,s:s}",
                      "apiVersion", "v1", "kind", "Event", "metadata", "name", evname, "namespace",
                      ns && *ns ? ns : "default", "involvedObject", involved, "reason", reason,
                      "message", message, "type", type, "firstTimestamp", now, "lastTimestamp", now,
-                     "eventTime", micro, "count", 1, "source", "component", component,
-                     "reportingComponent", component, "reportingInstance", instance, "action",
-                     reason);
+                     "count", 1, "source", "component", component, "reportingComponent", component,
+                     "reportingInstance", instance, "action", reason);
 }
 
 /* Returns the existing Event's name/ns/count for this key (new ref) and bumps the count. */
