@@ -302,3 +302,24 @@ def test_leader_election_failover(api, tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_cli_flags_and_config_errors(tmp_path):
+    binary = str(BUILD / "src/controller/reaper-controller")
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("reaper-controller ")
+    bad = subprocess.run([binary, "--leader-elect=maybe"], capture_output=True, text=True,
+                         timeout=10)
+    assert bad.returncode == 2 and "usage" in bad.stderr
+    missing = tmp_path / "nope.yaml"
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    r = subprocess.run([binary, "--kubeconfig", str(missing)], capture_output=True, text=True,
+                       timeout=10, env=env)
+    assert r.returncode == 1 and str(missing) in r.stderr
+    execcfg = tmp_path / "exec.yaml"
+    execcfg.write_text("current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                       "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
+                       "users: [{name: u, user: {exec: {command: aws}}}]\n")
+    r = subprocess.run([binary, "--kubeconfig", str(execcfg)], capture_output=True, text=True,
+                       timeout=10, env=env)
+    assert r.returncode == 1 and "exec/auth-provider credentials are not supported" in r.stderr
