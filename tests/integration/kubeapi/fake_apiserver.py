@@ -458,15 +458,24 @@ class FakeApiServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, bookmark_interval=1.0):
+    def __init__(self, bookmark_interval=1.0, tls=None):
+        """tls: optional ssl.SSLContext (server side), e.g. requiring client certificates."""
         super().__init__(("127.0.0.1", 0), Handler)
         self.store = Store()
         self.bookmark_interval = bookmark_interval
+        self.tls = tls
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls:
+            sock = self.tls.wrap_socket(sock, server_side=True)
+        return sock, addr
 
     @property
     def url(self):
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.server_address[1]}"
 
     def start(self):
         self.thread.start()
@@ -477,11 +486,11 @@ class FakeApiServer(http.server.ThreadingHTTPServer):
         self.shutdown()
         self.server_close()
 
-    def kubeconfig(self, path):
+    def kubeconfig(self, path, cluster_extra="", user="    token: fake-token\n"):
         path.write_text(
             "apiVersion: v1\nkind: Config\ncurrent-context: fake\n"
-            f"clusters:\n- name: fake\n  cluster:\n    server: {self.url}\n"
+            f"clusters:\n- name: fake\n  cluster:\n    server: {self.url}\n{cluster_extra}"
             "contexts:\n- name: fake\n  context:\n    cluster: fake\n    user: tester\n"
             "    namespace: default\n"
-            "users:\n- name: tester\n  user:\n    token: fake-token\n")
+            f"users:\n- name: tester\n  user:\n{user}")
         return path
