@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import BUILD
+from conftest import BUILD, REPO
 from kubeapi.fake_apiserver import ApiError, FakeApiServer
 
 pytestmark = pytest.mark.controller
@@ -53,7 +53,7 @@ class Ctl:
 
 @pytest.fixture
 def api():
-    server = FakeApiServer(bookmark_interval=0.5).start()
+    server = FakeApiServer(bookmark_interval=0.5, crd_dir=REPO / "deploy/crds").start()
     yield server
     server.stop()
 
@@ -302,6 +302,13 @@ def test_leader_election_failover(api, tmp_path):
     finally:
         a.stop()
         b.stop()
+
+
+def test_fake_server_enforces_the_crd_schemas(api):
+    with pytest.raises(ApiError, match="not declared"):
+        rpod(api.store, "typo", comand=["x"])
+    with pytest.raises(ApiError, match="is not one of"):
+        rpod(api.store, "enum", dnsMode="none")
 
 
 def test_cli_flags_and_config_errors(tmp_path):

@@ -8,7 +8,9 @@ stale resourceVersion is 409 Conflict; the /status subresource is the only way t
 of pods and custom resources (and the main resource ignores status); merge patch and JSON patch;
 finalizers + deletionTimestamp; metadata.generation bumps on spec changes. Garbage collection of
 dependents (really the GC controller's job) is emulated: deleting an owner deletes the objects
-whose ownerReferences name its uid.
+whose ownerReferences name its uid, and an object created for an owner that no longer exists is
+removed at once. Given deploy/crds, custom resources are validated against their schemas and a field
+the schema does not declare is rejected (the real server would prune it silently).
 """
 import copy
 import datetime
@@ -19,6 +21,12 @@ import threading
 import time
 import urllib.parse
 import uuid
+
+try:
+    import jsonschema
+    import yaml
+except ImportError:  # schema checks are optional
+    jsonschema = yaml = None
 
 RESOURCES = {
     # plural: (group/version, kind, namespaced, has status subresource)
@@ -109,10 +117,47 @@ def selector_matches(selector, obj):
     return True
 
 
+def _plain(schema):
+    if isinstance(schema, dict):
+        return {k: _plain(v) for k, v in schema.items() if not k.startswith("x-kubernetes")}
+    if isinstance(schema, list):
+        return [_plain(x) for x in schema]
+    return schema
+
+
+def _unknown(schema, doc, path=""):
+    """Fields the structural schema does not declare: the real API server prunes them silently,
+    which would make a controller rewrite its status forever; here they are an error."""
+    out = []
+    if path == ".metadata" or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return out
+    if isinstance(doc, dict) and "properties" in schema:
+        for k, v in doc.items():
+            if k in schema["properties"]:
+                out += _unknown(schema["properties"][k], v, f"{path}.{k}")
+            else:
+                out.append(f"{path}.{k}")
+    elif isinstance(doc, list) and "items" in schema:
+        for i, v in enumerate(doc):
+            out += _unknown(schema["items"], v, f"{path}[{i}]")
+    return out
+
+
+def load_crd_schemas(crd_dir):
+    """plural → openAPIV3Schema from deploy/crds."""
+    schemas = {}
+    for f in sorted(crd_dir.glob("*.yaml")):
+        crd = yaml.safe_load(f.read_text())
+        schemas[crd["spec"]["names"]["plural"]] = crd["spec"]["versions"][0]["schema"][
+            "openAPIV3Schema"]
+    return schemas
+
+
 class Store:
     """Objects, history and watchers; every method takes the condition lock."""
 
-    def __init__(self):
+    def __init__(self, schemas=None):
+        self.schemas = schemas or {}
         self.cond = threading.Condition()
         self.rv = 0
         self.compacted = 0
@@ -167,6 +212,7 @@ class Store:
             md.pop("deletionTimestamp", None)
             if has_status:
                 obj["status"] = {"phase": "Pending"} if plural == "pods" else {}
+            self._validate(plural, obj)
             self._bump(obj)
             self.objects[plural][(ns, name)] = obj
             self._emit(plural, "ADDED", obj)
@@ -186,10 +232,21 @@ class Store:
             raise ApiError(409, "Conflict", "Operation cannot be fulfilled: the object has been "
                            "modified; please apply your changes to the latest version and try again")
 
+    def _validate(self, plural, obj):
+        schema = self.schemas.get(plural)
+        if schema is None or jsonschema is None:
+            return
+        errors = [f"{'.'.join(map(str, e.path))}: {e.message}"
+                  for e in jsonschema.Draft7Validator(_plain(schema)).iter_errors(obj)]
+        errors += [f"{u}: field not declared in the CRD schema" for u in _unknown(schema, obj)]
+        if errors:
+            raise ApiError(422, "Invalid", f"{plural} is invalid: " + "; ".join(errors))
+
     def _store_update(self, plural, key, cur, new):
-        """Write new (already validated) over cur: generation, finalizer-driven deletion."""
+        """Write new over cur: schema, generation, finalizer-driven deletion."""
         if new == cur:
             return copy.deepcopy(cur)
+        self._validate(plural, new)
         md = new["metadata"]
         if {k: v for k, v in new.items() if k not in ("metadata", "status")} != \
            {k: v for k, v in cur.items() if k not in ("metadata", "status")}:
@@ -458,10 +515,11 @@ class FakeApiServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, bookmark_interval=1.0, tls=None):
-        """tls: optional ssl.SSLContext (server side), e.g. requiring client certificates."""
+    def __init__(self, bookmark_interval=1.0, tls=None, crd_dir=None):
+        """tls: optional ssl.SSLContext (server side), e.g. requiring client certificates.
+        crd_dir: deploy/crds, to validate custom resources against their schemas."""
         super().__init__(("127.0.0.1", 0), Handler)
-        self.store = Store()
+        self.store = Store(load_crd_schemas(crd_dir) if crd_dir else None)
         self.bookmark_interval = bookmark_interval
         self.tls = tls
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
