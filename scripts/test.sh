@@ -46,6 +46,8 @@ else
     $PY -m pytest -q -p no:cacheprovider tests/integration
   step "runtime integration tests (asan+ubsan)" env REAPER_BUILD="$ROOT/build-asan" \
     $PY -m pytest -q -p no:cacheprovider -m runtime tests/integration
+  step "controller integration tests (asan+ubsan)" env REAPER_BUILD="$ROOT/build-asan" \
+    $PY -m pytest -q -p no:cacheprovider -m controller tests/integration
 fi
 
 echo

@@ -1,0 +1,311 @@
+/* reaper-controller: reconciles ReaperPod, ReaperOverlay and ReaperDaemonJob (docs/controller.md).
+ */
+#include "cleanup.h"
+#include "controller.h"
+#include "kjson.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct opts {
+    const char *kubeconfig, *namespace, *runtime_class, *image, *lease_ns, *identity;
+    bool leader_elect;
+    unsigned lease_duration, renew_deadline, retry_period;
+    enum log_level level;
+};
+
+static atomic_bool g_lost;
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: reaper-controller [--kubeconfig FILE] [--namespace NS] [--runtime-class NAME]\n"
+            "  [--placeholder-image IMAGE] [--leader-elect=true|false] [--lease-namespace NS]\n"
+            "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--identity ID]\n"
+            "  [--log-level error|warn|info|debug] [--version]\n");
+}
+
+static int parse_level(const char *s, enum log_level *out)
+{
+    static const char *const names[] = {"error", "warn", "info", "debug"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum log_level)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int parse_seconds(const char *s, unsigned *out)
+{
+    int64_t v;
+    if (parse_int64(s, 1, 3600, &v) < 0)
+        return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* Returns 0 to run, 1 to exit successfully (--version/--help), -1 on a usage error. */
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+    static const struct option lo[] = {
+        {"kubeconfig", 1, 0, 'k'},     {"namespace", 1, 0, 'n'},
+        {"runtime-class", 1, 0, 'r'},  {"placeholder-image", 1, 0, 'i'},
+        {"leader-elect", 2, 0, 'L'},   {"lease-namespace", 1, 0, 'N'},
+        {"lease-duration", 1, 0, 'D'}, {"renew-deadline", 1, 0, 'R'},
+        {"retry-period", 1, 0, 'P'},   {"identity", 1, 0, 'I'},
+        {"log-level", 1, 0, 'l'},      {"version", 0, 0, 'v'},
+        {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
+    int ch, bad = 0;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'k':
+            o->kubeconfig = optarg;
+            break;
+        case 'n':
+            o->namespace = *optarg ? optarg : NULL;
+            break;
+        case 'r':
+            o->runtime_class = optarg;
+            break;
+        case 'i':
+            o->image = optarg;
+            break;
+        case 'L':
+            bad |= optarg && !parse_bool(optarg, &o->leader_elect);
+            if (!optarg)
+                o->leader_elect = true;
+            break;
+        case 'N':
+            o->lease_ns = optarg;
+            break;
+        case 'D':
+            bad |= parse_seconds(optarg, &o->lease_duration) < 0;
+            break;
+        case 'R':
+            bad |= parse_seconds(optarg, &o->renew_deadline) < 0;
+            break;
+        case 'P':
+            bad |= parse_seconds(optarg, &o->retry_period) < 0;
+            break;
+        case 'I':
+            o->identity = optarg;
+            break;
+        case 'l':
+            bad |= parse_level(optarg, &o->level) < 0;
+            break;
+        case 'v':
+            printf("reaper-controller %s\n", REAPER_VERSION);
+            return 1;
+        case 'h':
+            usage(stdout);
+            return 1;
+        default:
+            bad = 1;
+        }
+    }
+    if (bad || optind != argc) {
+        usage(stderr);
+        return -1;
+    }
+    return 0;
+}
+
+/* The only place signals are handled: a thread in sigwait, so no work runs in a handler. */
+static void *signal_thread(void *arg)
+{
+    struct workqueue *q = arg;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig;
+    if (sigwait(&set, &sig) == 0)
+        log_info("signal %d: shutting down", sig);
+    workqueue_shutdown(q);
+    return NULL;
+}
+
+static void on_lost(void *ud)
+{
+    atomic_store(&g_lost, true);
+    workqueue_shutdown(ud);
+}
+
+static struct kube_informer *start_informer(struct controller *c, size_t slot,
+                                            const struct kube_resource *r, const char *ns,
+                                            const char *selector, rerr **err)
+{
+    struct kube_informer_opts io = {.resource = r, .namespace = ns, .label_selector = selector};
+    c->handler_ctx[slot] = (struct controller_handler_ctx){c, r};
+    struct kube_handlers h = controller_handlers(&c->handler_ctx[slot]);
+    struct kube_informer *inf = kube_informer_new(c->client, &io, &h);
+    if (kube_informer_start(inf, err) < 0) {
+        kube_informer_free(inf);
+        return NULL;
+    }
+    return inf;
+}
+
+static int start_informers(struct controller *c, rerr **err)
+{
+    struct kube_informer **slots[] = {&c->nodes, &c->overlays, &c->jobs, &c->rpods, &c->pods};
+    const struct kube_resource *res[] = {&KUBE_NODES, &REAPER_OVERLAYS, &REAPER_DAEMONJOBS,
+                                         &REAPER_PODS, &KUBE_PODS};
+    for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+        *slots[i] = start_informer(c, i, res[i], res[i] == &KUBE_NODES ? NULL : c->namespace,
+                                   res[i] == &KUBE_PODS ? LABEL_REAPERPOD : NULL, err);
+        if (*slots[i] == NULL)
+            return -EIO;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
+        while (!kube_informer_wait_synced(*slots[i], 1000)) {
+            if (workqueue_is_shutdown(c->queue))
+                return -ECANCELED;
+            log_info("waiting for the %s cache to sync", res[i]->plural);
+        }
+    }
+    return 0;
+}
+
+static void stop_informers(struct controller *c)
+{
+    struct kube_informer *all[] = {c->pods, c->rpods, c->jobs, c->overlays, c->nodes};
+    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
+        kube_informer_free(all[i]);
+}
+
+/* The single worker: one key at a time, rate-limited requeue on failure. */
+static void work(struct controller *c, struct leader_elector *le)
+{
+    char *key;
+    while ((key = workqueue_get(c->queue, UINT64_MAX)) != NULL) {
+        if (le && !leader_is_leading(le)) {
+            workqueue_done(c->queue, key);
+            free(key);
+            on_lost(c->queue);
+            break;
+        }
+        rerr *e = NULL;
+        if (controller_reconcile(c, key, &e) < 0) {
+            uint64_t d = workqueue_add_rate_limited(c->queue, key);
+            log_warn("%s (retry in %llu ms)", rerr_msg(e), (unsigned long long)d);
+            rerr_free(e);
+        } else {
+            workqueue_forget(c->queue, key);
+            log_debug("reconciled %s", key);
+        }
+        workqueue_done(c->queue, key);
+        free(key);
+    }
+}
+
+static struct leader_elector *elect(struct controller *c, const struct opts *o, rerr **err)
+{
+    const char *ns = o->lease_ns;
+    const struct kube_config *cfg = kube_client_config(c->client);
+    if (ns == NULL)
+        ns = cfg->namespace && getenv("KUBERNETES_SERVICE_HOST") ? cfg->namespace : "reaper-system";
+    struct leader_config lc = {.namespace = ns,
+                               .name = "reaper-controller",
+                               .identity = o->identity,
+                               .lease_duration_s = o->lease_duration,
+                               .renew_deadline_s = o->renew_deadline,
+                               .retry_period_s = o->retry_period,
+                               .on_stopped = on_lost,
+                               .ud = c->queue};
+    struct leader_elector *le = leader_new(c->client, &lc);
+    if (leader_start(le, err) < 0) {
+        leader_free(le);
+        return NULL;
+    }
+    log_info("leader election: %s waiting for lease %s/reaper-controller", o->identity, ns);
+    while (!leader_wait_leading(le, 1000)) {
+        if (workqueue_is_shutdown(c->queue))
+            break;
+    }
+    return le;
+}
+
+static int run(struct controller *c, const struct opts *o, rerr **err)
+{
+    struct leader_elector *le = NULL;
+    if (o->leader_elect) {
+        le = elect(c, o, err);
+        if (le == NULL)
+            return -EIO;
+    }
+    int r = 0;
+    if (!workqueue_is_shutdown(c->queue)) {
+        r = start_informers(c, err);
+        if (r == 0) {
+            log_info("reaper-controller %s running (runtime class %s)", REAPER_VERSION,
+                     c->rpod_opts.runtime_class);
+            work(c, le);
+        }
+    }
+    workqueue_shutdown(c->queue);
+    stop_informers(c);
+    leader_free(le); /* releases the lease if still held */
+    return r == -ECANCELED ? 0 : r;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {.runtime_class = "reaper-v2",
+                     .image = "busybox",
+                     .leader_elect = true,
+                     .level = LOG_LVL_INFO};
+    int pr = parse_opts(argc, argv, &o);
+    if (pr != 0)
+        return pr > 0 ? 0 : 2;
+    log_init("reaper-controller", NULL, false, o.level);
+    char host[256] = "controller";
+    gethostname(host, sizeof(host) - 1);
+    _cleanup_free_ char *identity = o.identity           ? xstrdup(o.identity)
+                                    : getenv("POD_NAME") ? xstrdup(getenv("POD_NAME"))
+                                                         : xasprintf("%s_%d", host, (int)getpid());
+    o.identity = identity;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
+    signal(SIGPIPE, SIG_IGN);
+    _cleanup_rerr_ rerr *err = NULL;
+    struct kube_config *cfg = NULL;
+    struct kube_client *client = NULL;
+    if (kube_config_load(o.kubeconfig, &cfg, &err) < 0 || kube_client_new(cfg, &client, &err) < 0) {
+        log_error("%s", rerr_msg(err));
+        return 1;
+    }
+    struct controller c = {.client = client,
+                           .queue = workqueue_new(5, 300000),
+                           .rpod_opts = {o.runtime_class, o.image},
+                           .namespace = o.namespace};
+    c.recorder = kube_recorder_new(client, "reaper-controller", identity);
+    pthread_t sig;
+    pthread_create(&sig, NULL, signal_thread, c.queue);
+    pthread_detach(sig);
+    int r = run(&c, &o, &err);
+    if (r < 0)
+        log_error("%s", rerr_msg(err));
+    kube_recorder_free(c.recorder);
+    workqueue_free(c.queue);
+    kube_client_free(client);
+    if (atomic_load(&g_lost)) {
+        log_error("leader election lost: exiting");
+        return 1;
+    }
+    return r < 0 ? 1 : 0;
+}

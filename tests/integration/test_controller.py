@@ -1,0 +1,332 @@
+"""reaper-controller against the in-process fake API server (marker `controller`)."""
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import BUILD, REPO
+from kubeapi.fake_apiserver import ApiError, FakeApiServer
+
+pytestmark = pytest.mark.controller
+NS = "default"
+
+
+def wait_for(fn, timeout=10.0, what="condition"):
+    end = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < end:
+        try:
+            last = fn()
+            if last:
+                return last
+        except ApiError:
+            pass
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+class Ctl:
+    def __init__(self, api, tmp_path, name="ctl", *args):
+        self.log = tmp_path / f"{name}.log"
+        kc = api.kubeconfig(tmp_path / "kubeconfig")
+        binary = BUILD / "src/controller/reaper-controller"
+        assert binary.exists(), f"{binary} not built"
+        self.proc = subprocess.Popen(
+            [str(binary), "--kubeconfig", str(kc), "--log-level", "debug", *args],
+            stderr=open(self.log, "w"), stdout=subprocess.DEVNULL)
+
+    def text(self):
+        return self.log.read_text()
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def api():
+    server = FakeApiServer(bookmark_interval=0.5, crd_dir=REPO / "deploy/crds").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def ctl(api, tmp_path):
+    c = Ctl(api, tmp_path, "ctl", "--leader-elect=false")
+    yield c
+    rc = c.stop()
+    assert rc == 0, c.text()
+
+
+def make_node(st, name, ready=True, labels=None, taints=None):
+    st.create("nodes", "", {"metadata": {"name": name, "labels": labels or {}},
+                            "spec": {"taints": taints or []}})
+    set_node_ready(st, name, ready)
+
+
+def set_node_ready(st, name, ready):
+    st.update("nodes", "", name, {"status": {"conditions": [
+        {"type": "Ready", "status": "True" if ready else "False"}]}}, sub="status")
+
+
+def kubelet(st, name, phase, exit_code=None):
+    """Set a Pod's status the way the kubelet reports it."""
+    status = {"phase": phase, "startTime": "2026-01-01T00:00:00Z"}
+    if exit_code is not None:
+        status["containerStatuses"] = [{"name": "main", "state": {"terminated": {
+            "exitCode": exit_code, "finishedAt": "2026-01-01T00:00:05Z",
+            "reason": "Completed" if exit_code == 0 else "Error"}}}]
+    st.update("pods", NS, name, {"status": status}, sub="status")
+
+
+def rpod(st, name, **spec):
+    spec.setdefault("command", ["/bin/sh", "-c", "true"])
+    return st.create("reaperpods", NS, {"metadata": {"name": name}, "spec": spec})
+
+
+def status(st, plural, name):
+    return st.get(plural, NS, name).get("status", {})
+
+
+def test_reaperpod_pod_and_status(api, ctl):
+    st = api.store
+    rpod(st, "task", args=["echo hi"], workingDir="/tmp", nodeSelector={"role": "compute"},
+         env=[{"name": "A", "value": "1"},
+              {"name": "S", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "k"}}}],
+         volumes=[{"name": "cfg", "mountPath": "/cfg", "configMap": "app", "readOnly": True},
+                  {"name": "scratch", "mountPath": "/w", "emptyDir": True}],
+         runAsUser=1000, runAsGroup=1000, supplementalGroups=[10], dnsMode="host",
+         tolerations=[{"key": "k", "operator": "Exists"}])
+    pod = wait_for(lambda: st.get("pods", NS, "task"), what="pod")
+    owner = st.get("reaperpods", NS, "task")
+    spec, c = pod["spec"], pod["spec"]["containers"][0]
+    assert spec["runtimeClassName"] == "reaper-v2" and spec["restartPolicy"] == "Never"
+    assert c["image"] == "busybox" and c["command"] == ["/bin/sh", "-c", "true"]
+    assert c["args"] == ["echo hi"] and c["workingDir"] == "/tmp"
+    assert c["env"][1]["valueFrom"]["secretKeyRef"] == {"name": "sec", "key": "k"}
+    assert spec["volumes"] == [{"name": "cfg", "configMap": {"name": "app"}},
+                               {"name": "scratch", "emptyDir": {}}]
+    assert c["volumeMounts"][0] == {"name": "cfg", "mountPath": "/cfg", "readOnly": True}
+    assert spec["securityContext"] == {"runAsUser": 1000, "runAsGroup": 1000,
+                                       "supplementalGroups": [10]}
+    assert spec["nodeSelector"] == {"role": "compute"} and spec["tolerations"][0]["key"] == "k"
+    assert pod["metadata"]["annotations"]["reaper.runtime/dns-mode"] == "host"
+    assert pod["metadata"]["labels"]["reaper.io/reaperpod"] == "task"
+    ref = pod["metadata"]["ownerReferences"][0]
+    assert ref["uid"] == owner["metadata"]["uid"] and ref["controller"] is True
+    kubelet(st, "task", "Running")
+    wait_for(lambda: status(st, "reaperpods", "task").get("phase") == "Running", what="Running")
+    st.patch("pods", NS, "task", "merge", {"spec": {"nodeName": "node-a"}})
+    kubelet(st, "task", "Failed", exit_code=3)
+    s = wait_for(lambda: (x := status(st, "reaperpods", "task")).get("phase") == "Failed" and x,
+                 what="Failed")
+    assert s["exitCode"] == 3 and s["podName"] == "task"
+    assert s["completionTime"] == "2026-01-01T00:00:05Z" and s["startTime"]
+    events, _ = st.list("events", NS)
+    reasons = {e["reason"] for e in events if e["involvedObject"]["name"] == "task"}
+    assert {"CreatedPod", "Failed"} <= reasons
+    st.delete("reaperpods", NS, "task")  # ownerReference GC takes the Pod along
+    with pytest.raises(ApiError):
+        st.get("pods", NS, "task")
+
+
+def fake_agent(st, node, name, **fields):
+    """The agent's write: its own status.nodes[] entry via PUT /status, retrying on 409."""
+    for _ in range(50):
+        o = st.get("reaperoverlays", NS, name)
+        nodes = [e for e in o.get("status", {}).get("nodes", []) if e["nodeName"] != node]
+        nodes.append({"nodeName": node, **fields})
+        o.setdefault("status", {})["nodes"] = nodes
+        try:
+            return st.update("reaperoverlays", NS, name, o, sub="status")
+        except ApiError as e:
+            assert e.code == 409
+    raise AssertionError("agent could not write status")
+
+
+def test_overlay_gating_reset_and_deletion(api, ctl):
+    st = api.store
+    make_node(st, "node-a")
+    rpod(st, "user", overlayName="ovl")
+    s = wait_for(lambda: status(st, "reaperpods", "user").get("reason"), what="gated")
+    assert s == "OverlayNotFound"
+    st.inject_conflicts["reaperoverlays"] = 2  # the finalizer write retries on 409
+    st.create("reaperoverlays", NS, {"metadata": {"name": "ovl"},
+                                     "spec": {"resetPolicy": "OnFailure"}})
+    wait_for(lambda: "reaper.io/overlay-cleanup" in
+             (st.get("reaperoverlays", NS, "ovl")["metadata"].get("finalizers") or []),
+             what="finalizer")
+    assert st.conflicts_served == 2
+    wait_for(lambda: status(st, "reaperpods", "user").get("reason") == "OverlayNotReady",
+             what="not ready")
+    with pytest.raises(ApiError):
+        st.get("pods", NS, "user")
+    fake_agent(st, "node-a", "ovl", ready=True, observedResetGeneration=0, observedResetRequest=0)
+    wait_for(lambda: status(st, "reaperoverlays", "ovl").get("phase") == "Ready", what="Ready")
+    pod = wait_for(lambda: st.get("pods", NS, "user"), what="gated pod")
+    assert pod["metadata"]["annotations"]["reaper.runtime/overlay-name"] == "ovl"
+    # Manual reset: Resetting until the node reports the generation.
+    st.patch("reaperoverlays", NS, "ovl", "merge", {"spec": {"resetGeneration": 1}})
+    wait_for(lambda: status(st, "reaperoverlays", "ovl").get("phase") == "Resetting",
+             what="Resetting")
+    fake_agent(st, "node-a", "ovl", ready=True, observedResetGeneration=1, observedResetRequest=0)
+    wait_for(lambda: status(st, "reaperoverlays", "ovl").get("observedResetGeneration") == 1,
+             what="observedResetGeneration")
+    # OnFailure: a failed user of the overlay requests one reset.
+    kubelet(st, "user", "Failed", exit_code=1)
+    wait_for(lambda: st.get("reaperoverlays", NS, "ovl")["metadata"].get("annotations", {})
+             .get("reaper.io/reset-request") == "1", what="reset request")
+    wait_for(lambda: st.get("reaperpods", NS, "user")["metadata"].get("annotations", {})
+             .get("reaper.io/overlay-reset-requested") == "true", what="marked")
+    wait_for(lambda: status(st, "reaperoverlays", "ovl").get("phase") == "Resetting",
+             what="auto reset")
+    fake_agent(st, "node-a", "ovl", ready=True, observedResetGeneration=1, observedResetRequest=1)
+    wait_for(lambda: status(st, "reaperoverlays", "ovl").get("phase") == "Ready", what="Ready 2")
+    time.sleep(0.5)
+    assert st.get("reaperoverlays", NS, "ovl")["metadata"]["annotations"][
+        "reaper.io/reset-request"] == "1", "one failure, one reset"
+    # Deletion waits for every node to remove its data.
+    st.delete("reaperoverlays", NS, "ovl")
+    time.sleep(0.5)
+    assert st.get("reaperoverlays", NS, "ovl")["metadata"]["deletionTimestamp"]
+    fake_agent(st, "node-a", "ovl", ready=False, removed=True)
+    wait_for(lambda: not st.objects["reaperoverlays"].get((NS, "ovl")), what="overlay gone")
+
+
+def finish_rpod(st, name, code):
+    wait_for(lambda: st.get("pods", NS, name), what=f"pod {name}")
+    kubelet(st, name, "Succeeded" if code == 0 else "Failed", exit_code=code)
+
+
+def test_daemonjob_nodes_retries_and_after(api, ctl):
+    st = api.store
+    make_node(st, "node-a")
+    make_node(st, "node-b")
+    make_node(st, "node-c", ready=False)
+    make_node(st, "tainted", taints=[{"key": "gpu", "effect": "NoSchedule"}])
+    st.create("reaperdaemonjobs", NS, {"metadata": {"name": "second"},
+                                       "spec": {"command": ["true"], "after": ["first"]}})
+    st.create("reaperdaemonjobs", NS, {"metadata": {"name": "third"},
+                                       "spec": {"command": ["true"], "after": ["nope"]}})
+    st.create("reaperdaemonjobs", NS, {"metadata": {"name": "first"},
+                                       "spec": {"command": ["true"], "retryLimit": 1}})
+    wait_for(lambda: st.get("reaperpods", NS, "first-node-a"), what="rpod a")
+    wait_for(lambda: st.get("reaperpods", NS, "first-node-b"), what="rpod b")
+    assert st.get("reaperpods", NS, "first-node-a")["spec"]["nodeName"] == "node-a"
+    assert not st.objects["reaperpods"].get((NS, "first-node-c"))
+    assert not st.objects["reaperpods"].get((NS, "first-tainted"))
+    wait_for(lambda: "waiting for first" in status(st, "reaperdaemonjobs", "second")
+             .get("message", ""), what="second waits")
+    wait_for(lambda: status(st, "reaperdaemonjobs", "third").get("message") ==
+             "dependency nope not found", what="missing dependency message")
+    finish_rpod(st, "first-node-a", 0)
+    old_uid = st.get("reaperpods", NS, "first-node-b")["metadata"]["uid"]
+    finish_rpod(st, "first-node-b", 7)
+    # retry: the ReaperPod is recreated with retry 1
+    wait_for(lambda: st.get("reaperpods", NS, "first-node-b")["metadata"]["uid"] != old_uid,
+             what="retry")
+    assert st.get("reaperpods", NS, "first-node-b")["metadata"]["annotations"][
+        "reaper.io/retry"] == "1"
+    finish_rpod(st, "first-node-b", 7)
+    s = wait_for(lambda: (x := status(st, "reaperdaemonjobs", "first")).get("phase") ==
+                 "PartiallyFailed" and x, what="PartiallyFailed")
+    nb = [n for n in s["nodeStatuses"] if n["nodeName"] == "node-b"][0]
+    assert nb["retryCount"] == 1 and nb["exitCode"] == 7 and nb["phase"] == "Failed"
+    assert s["totalNodes"] == 2 and s["readyNodes"] == 1
+    # node-c becomes Ready later: it gets its run (triggerOn NodeReady).
+    set_node_ready(st, "node-c", True)
+    finish_rpod(st, "first-node-c", 0)
+    wait_for(lambda: status(st, "reaperdaemonjobs", "first").get("totalNodes") == 3, what="3")
+    assert not st.objects["reaperpods"].get((NS, "second-node-a"))
+    # A spec change re-runs every node; with node-b succeeding, first completes.
+    st.patch("reaperdaemonjobs", NS, "first", "merge", {"spec": {"args": ["v2"]}})
+    for n in ("node-a", "node-b", "node-c"):
+        wait_for(lambda: st.get("reaperpods", NS, f"first-{n}")["spec"].get("args") == ["v2"],
+                 what=f"v2 on {n}")
+        finish_rpod(st, f"first-{n}", 0)
+    wait_for(lambda: status(st, "reaperdaemonjobs", "first").get("phase") == "Completed",
+             what="Completed")
+    wait_for(lambda: st.get("reaperpods", NS, "second-node-a"), what="after ordering")
+
+
+def test_watch_reconnect_and_relist_after_410(api, ctl):
+    st = api.store
+    rpod(st, "one")
+    wait_for(lambda: st.get("pods", NS, "one"), what="pod one")
+    st.drop_watches()
+    rpod(st, "two")
+    wait_for(lambda: st.get("pods", NS, "two"), what="pod two after reconnect")
+    lists = st.lists["reaperpods"]
+    st.expire_and_drop()
+    rpod(st, "three")
+    wait_for(lambda: st.get("pods", NS, "three"), what="pod three after 410")
+    wait_for(lambda: st.lists["reaperpods"] > lists, what="relist")
+    assert "relisting" in ctl.text()
+
+
+def lease_holder(st):
+    try:
+        return st.get("leases", NS, "reaper-controller")["spec"].get("holderIdentity")
+    except ApiError:
+        return None
+
+
+def test_leader_election_failover(api, tmp_path):
+    st = api.store
+    args = ["--lease-namespace", NS, "--lease-duration", "3", "--renew-deadline", "2",
+            "--retry-period", "1"]
+    a = Ctl(api, tmp_path, "a", *args, "--identity", "ctl-a")
+    wait_for(lambda: lease_holder(st) == "ctl-a", what="a leads")
+    b = Ctl(api, tmp_path, "b", *args, "--identity", "ctl-b")
+    try:
+        rpod(st, "led")
+        wait_for(lambda: st.get("pods", NS, "led"), what="pod by leader")
+        time.sleep(1.5)
+        assert "running" in a.text() and "running" not in b.text(), b.text()
+        a.stop(signal.SIGKILL)  # no release: b must wait for the lease to expire
+        killed = time.monotonic()
+        wait_for(lambda: lease_holder(st) == "ctl-b", timeout=15, what="b takes over")
+        assert time.monotonic() - killed >= 2.0
+        rpod(st, "after-failover")
+        wait_for(lambda: st.get("pods", NS, "after-failover"), what="pod by new leader")
+        assert b.stop() == 0
+        assert lease_holder(st) == "", "SIGTERM releases the lease"
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_fake_server_enforces_the_crd_schemas(api):
+    with pytest.raises(ApiError, match="not declared"):
+        rpod(api.store, "typo", comand=["x"])
+    with pytest.raises(ApiError, match="is not one of"):
+        rpod(api.store, "enum", dnsMode="none")
+
+
+def test_cli_flags_and_config_errors(tmp_path):
+    binary = str(BUILD / "src/controller/reaper-controller")
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10)
+    assert out.returncode == 0 and out.stdout.startswith("reaper-controller ")
+    bad = subprocess.run([binary, "--leader-elect=maybe"], capture_output=True, text=True,
+                         timeout=10)
+    assert bad.returncode == 2 and "usage" in bad.stderr
+    missing = tmp_path / "nope.yaml"
+    env = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"}
+    r = subprocess.run([binary, "--kubeconfig", str(missing)], capture_output=True, text=True,
+                       timeout=10, env=env)
+    assert r.returncode == 1 and str(missing) in r.stderr
+    execcfg = tmp_path / "exec.yaml"
+    execcfg.write_text("current-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\n"
+                       "clusters: [{name: c, cluster: {server: 'https://h'}}]\n"
+                       "users: [{name: u, user: {exec: {command: aws}}}]\n")
+    r = subprocess.run([binary, "--kubeconfig", str(execcfg)], capture_output=True, text=True,
+                       timeout=10, env=env)
+    assert r.returncode == 1 and "exec/auth-provider credentials are not supported" in r.stderr
