@@ -14,8 +14,12 @@ setup() { # dir, args...
   ninja -C "$dir" >"$dir/last-build.log" 2>&1 || { cat "$dir/last-build.log"; return 1; }
 }
 
-setup build
-setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-CC=clang setup build-fuzz -Dfuzzers=true -Db_sanitize=address,undefined -Db_lundef=false \
+# With arguments, only the named configurations (e.g. `scripts/build.sh build` for the demo).
+want() { [ ${#WANT[@]} -eq 0 ] || [[ " ${WANT[*]} " == *" $1 "* ]]; }
+WANT=("$@")
+want build && setup build
+want build-asan && setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
   -Dbuildtype=debug
-echo "build: build/ build-asan/ build-fuzz/ up to date"
+want build-fuzz && CC=clang setup build-fuzz -Dfuzzers=true -Db_sanitize=address,undefined \
+  -Db_lundef=false -Dbuildtype=debug
+echo "build: ${*:-build build-asan build-fuzz} up to date"
