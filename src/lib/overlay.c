@@ -1,5 +1,6 @@
 /* The shared overlay mount namespaces: join the pinned one, or create and pin it. */
 #include "overlay.h"
+#include "sync.h"
 #include "cleanup.h"
 #include "filter.h"
 #include "log.h"
@@ -142,40 +143,6 @@ static int ensure_pin_dir(const char *root, rerr **err)
     return 0;
 }
 
-/* Child -> parent status: {int32 errno, uint32 len, message}, errno 0 = ok (error-convention). */
-struct status_hdr {
-    int32_t code;
-    uint32_t len;
-};
-
-static void status_send(int fd, int code, const char *msg)
-{
-    size_t len = msg ? strlen(msg) : 0;
-    _cleanup_free_ char *buf = xmalloc(sizeof(struct status_hdr) + len);
-    struct status_hdr h = {.code = code, .len = (uint32_t)len};
-    memcpy(buf, &h, sizeof(h));
-    memcpy(buf + sizeof(h), msg ? msg : "", len);
-    (void)write_all(fd, buf, sizeof(h) + len);
-}
-
-static int status_recv(int fd, const char *what, rerr **err)
-{
-    char buf[sizeof(struct status_hdr) + 4096];
-    ssize_t n;
-    do
-        n = recv(fd, buf, sizeof(buf) - 1, 0);
-    while (n < 0 && errno == EINTR);
-    if (n < (ssize_t)sizeof(struct status_hdr))
-        return rerr_setx(err, EIO, "%s exited before reporting", what);
-    struct status_hdr h;
-    memcpy(&h, buf, sizeof(h));
-    if (h.code == 0)
-        return 0;
-    size_t len = (size_t)n - sizeof(h);
-    buf[sizeof(h) + (h.len < len ? h.len : len)] = '\0';
-    return rerr_from(err, h.code > 0 ? h.code : EIO, buf + sizeof(h));
-}
-
 static int rbind_into(const char *merged, const char *dir, rerr **err)
 {
     _cleanup_free_ char *dest = xasprintf("%s%s", merged, dir);
@@ -252,10 +219,10 @@ static _Noreturn void ns_helper(const struct reaper_config *cfg, const struct ov
 {
     rerr *e = NULL;
     if (ns_build(cfg, p, &e) < 0) {
-        status_send(sock, e->code, e->msg);
+        sync_send_rerr(sock, e);
         _exit(1);
     }
-    status_send(sock, 0, NULL);
+    sync_send_ok(sock);
     char done;
     while (read(sock, &done, 1) < 0 && errno == EINTR)
         ;
@@ -307,8 +274,8 @@ static int overlay_create(const struct reaper_config *cfg, const struct overlay_
         ensure_dir(p->merged, 0755, err) < 0 || ensure_pin_dir(cfg_runtime_root(cfg), err) < 0)
         return -EIO;
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-        return rerr_set(err, errno, "socketpair");
+    if (sync_pair(sv, err) < 0)
+        return -EIO;
     pid_t pid = fork();
     if (pid < 0) {
         close(sv[0]);
@@ -321,7 +288,7 @@ static int overlay_create(const struct reaper_config *cfg, const struct overlay_
     }
     close(sv[1]);
     _cleanup_close_ int sock = sv[0];
-    int r = status_recv(sock, "overlay helper", err);
+    int r = sync_recv(sock, "overlay helper", err);
     if (r == 0)
         r = pin_namespace(pid, p->pin, err);
     (void)write_all(sock, "d", 1);
