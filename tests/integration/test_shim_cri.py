@@ -167,3 +167,16 @@ def _reaper_shim(pid):
         return b"reaper" in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def test_one_shim_per_pod(cri, containerd):
+    before = {p for p in containerd.shim_pids() if _reaper_shim(p)}
+    pod = cri.run_pod("grouped", runtime_handler=H)
+    cri.run_container(pod, "one", command=["sleep", "1000"])
+    cri.run_container(pod, "two", command=["sleep", "1000"])
+    cri.run_container(pod, "three", command=["sleep", "1000"])
+    new = {p for p in containerd.shim_pids() if _reaper_shim(p)} - before
+    assert len(new) == 1, new  # sandbox + 3 containers, one shim process
+    other = cri.run_pod("other-pod", runtime_handler=H)
+    cri.run_container(other, "x", command=["sleep", "1000"])
+    assert len({p for p in containerd.shim_pids() if _reaper_shim(p)} - before) == 2
