@@ -286,19 +286,64 @@ static void rpc_state(struct shim_service *s, struct ttrpc_conn *c, const struct
     reaper__task__state_request__free_unpacked(m, NULL);
 }
 
+/* The common shape of the control RPCs: find the process, act on it, answer Empty or the
+ * error. Returns the action's result so callers can follow up (events). */
+typedef int (*proc_action)(struct shim_service *s, struct proc *p, const void *msg, rerr **err);
+
+static int act_on_proc(struct shim_service *s, struct ttrpc_conn *c, uint32_t sid, const char *id,
+                       const char *exec_id, proc_action act, const void *msg)
+{
+    struct proc *p;
+    rerr *err = NULL;
+    int r = find(s, id, exec_id, &p, &err);
+    if (r == 0)
+        r = act(s, p, msg, &err);
+    if (r < 0)
+        reply_err(c, sid, r, err);
+    else
+        reply_empty(c, sid);
+    return r;
+}
+
+static int kill_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+{
+    const Reaper__Task__KillRequest *m = msg;
+    return proc_kill(&s->tasks, p, (int)m->signal, m->all, err);
+}
+
 static void rpc_kill(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__KillRequest, reaper__task__kill_request);
-    struct proc *p;
-    rerr *err = NULL;
-    int r = find(s, m->id, m->exec_id, &p, &err);
-    if (r == 0)
-        r = proc_kill(&s->tasks, p, (int)m->signal, m->all, &err);
-    if (r < 0)
-        reply_err(c, req->stream_id, r, err);
-    else
-        reply_empty(c, req->stream_id);
+    act_on_proc(s, c, req->stream_id, m->id, m->exec_id, kill_action, m);
     reaper__task__kill_request__free_unpacked(m, NULL);
+}
+
+static int resize_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+{
+    const Reaper__Task__ResizePtyRequest *m = msg;
+    return proc_resize(p, m->width, m->height, err);
+}
+
+static void rpc_resize(struct shim_service *s, struct ttrpc_conn *c,
+                       const struct ttrpc_request *req)
+{
+    UNPACK(m, Reaper__Task__ResizePtyRequest, reaper__task__resize_pty_request);
+    act_on_proc(s, c, req->stream_id, m->id, m->exec_id, resize_action, m);
+    reaper__task__resize_pty_request__free_unpacked(m, NULL);
+}
+
+static int close_io_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+{
+    const Reaper__Task__CloseIORequest *m = msg;
+    return m->stdin ? proc_close_stdin(p) : 0;
+}
+
+static void rpc_close_io(struct shim_service *s, struct ttrpc_conn *c,
+                         const struct ttrpc_request *req)
+{
+    UNPACK(m, Reaper__Task__CloseIORequest, reaper__task__close_iorequest);
+    act_on_proc(s, c, req->stream_id, m->id, m->exec_id, close_io_action, m);
+    reaper__task__close_iorequest__free_unpacked(m, NULL);
 }
 
 static void rpc_exec(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
@@ -324,39 +369,6 @@ static void rpc_exec(struct shim_service *s, struct ttrpc_conn *c, const struct 
         publish(s, "/tasks/exec-added", "TaskExecAdded", &ev.base);
     }
     reaper__task__exec_process_request__free_unpacked(m, NULL);
-}
-
-static void rpc_resize(struct shim_service *s, struct ttrpc_conn *c,
-                       const struct ttrpc_request *req)
-{
-    UNPACK(m, Reaper__Task__ResizePtyRequest, reaper__task__resize_pty_request);
-    struct proc *p;
-    rerr *err = NULL;
-    int r = find(s, m->id, m->exec_id, &p, &err);
-    if (r == 0)
-        r = proc_resize(p, m->width, m->height, &err);
-    if (r < 0)
-        reply_err(c, req->stream_id, r, err);
-    else
-        reply_empty(c, req->stream_id);
-    reaper__task__resize_pty_request__free_unpacked(m, NULL);
-}
-
-static void rpc_close_io(struct shim_service *s, struct ttrpc_conn *c,
-                         const struct ttrpc_request *req)
-{
-    UNPACK(m, Reaper__Task__CloseIORequest, reaper__task__close_iorequest);
-    struct proc *p;
-    rerr *err = NULL;
-    int r = find(s, m->id, m->exec_id, &p, &err);
-    if (r < 0) {
-        reply_err(c, req->stream_id, r, err);
-    } else {
-        if (m->stdin)
-            proc_close_stdin(p);
-        reply_empty(c, req->stream_id);
-    }
-    reaper__task__close_iorequest__free_unpacked(m, NULL);
 }
 
 static void rpc_wait(struct shim_service *s, struct ttrpc_conn *c, const struct ttrpc_request *req)
@@ -432,20 +444,17 @@ static void rpc_pids(struct shim_service *s, struct ttrpc_conn *c, const struct 
     reaper__task__pids_request__free_unpacked(m, NULL);
 }
 
+static int pause_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+{
+    return proc_pause(&s->tasks, p, *(const bool *)msg, err);
+}
+
 static void pause_or_resume(struct shim_service *s, struct ttrpc_conn *c,
                             const struct ttrpc_request *req, bool pause)
 {
     /* PauseRequest and ResumeRequest are both {id=1}. */
     UNPACK(m, Reaper__Task__PauseRequest, reaper__task__pause_request);
-    struct proc *p;
-    rerr *err = NULL;
-    int r = find(s, m->id, NULL, &p, &err);
-    if (r == 0)
-        r = proc_pause(&s->tasks, p, pause, &err);
-    if (r < 0) {
-        reply_err(c, req->stream_id, r, err);
-    } else {
-        reply_empty(c, req->stream_id);
+    if (act_on_proc(s, c, req->stream_id, m->id, NULL, pause_action, &pause) == 0) {
         Reaper__Events__TaskPaused ev = REAPER__EVENTS__TASK_PAUSED__INIT;
         ev.container_id = m->id; /* TaskResumed has the same shape */
         publish(s, pause ? "/tasks/paused" : "/tasks/resumed", pause ? "TaskPaused" : "TaskResumed",
