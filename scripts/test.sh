@@ -51,5 +51,5 @@ else
 fi
 
 echo
-echo "test suites: $passed passed, $failed failed"
+echo "suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
