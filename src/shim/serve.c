@@ -85,11 +85,14 @@ static void on_signal(struct watch *w, uint32_t events)
     struct signalfd_siginfo si;
     bool reap = false;
     while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
-        if (si.ssi_signo == SIGCHLD)
+        if (si.ssi_signo == SIGCHLD) {
             reap = true;
-        else
-            log_info("signal %u ignored: the shim exits when containerd shuts it down",
-                     si.ssi_signo);
+        } else if (tasks_empty(&svc->tasks)) {
+            svc->shutdown_requested = true; /* nothing to protect: leave */
+        } else {
+            /* Workloads outlive their shim's signals; containerd ends us with Shutdown. */
+            log_info("signal %u ignored while tasks run", si.ssi_signo);
+        }
     }
     if (reap)
         tasks_reap(&svc->tasks);
