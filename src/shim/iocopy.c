@@ -4,6 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #define COPY_BUF   (32 * 1024)
@@ -18,6 +21,9 @@ static void finish(struct copier *c)
     loop_unwatch(c->loop, &c->dst);
     free(c->buf);
     c->buf = NULL;
+    if (c->fifo_path >= 0)
+        close(c->fifo_path);
+    c->fifo_path = -1;
     if (c->on_done)
         c->on_done(c, c->data);
 }
@@ -43,6 +49,41 @@ static bool flush_buf(struct copier *c)
     return true;
 }
 
+static bool fifo_empty(int fd)
+{
+    int unread = 0;
+    return ioctl(fd, FIONREAD, &unread) < 0 || unread == 0;
+}
+
+/*
+ * The source is done but the FIFO may still hold unread bytes. Our read-write fd counts as a
+ * reader, so swap it for a write-only one (through the O_PATH handle): then EPOLLERR tells us
+ * the last reader left, and on a one-page pipe EPOLLOUT means "empty".
+ */
+static void linger(struct copier *c)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fifo_path);
+    loop_unwatch(c->loop, &c->src);
+    loop_unwatch(c->loop, &c->dst);
+    close(c->dst.fd);
+    c->dst.fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC); /* ENXIO: nobody reads */
+    if (c->dst.fd < 0 || fifo_empty(c->dst.fd)) {
+        finish(c);
+        return;
+    }
+    c->lingering = true;
+    loop_watch(c->loop, &c->dst, EPOLLOUT);
+}
+
+static void source_done(struct copier *c)
+{
+    if (c->fifo_path >= 0 && !c->dst_broken)
+        linger(c);
+    else
+        finish(c);
+}
+
 static void pump(struct copier *c)
 {
     for (int round = 0; round < MAX_ROUNDS && !c->done; round++) {
@@ -65,23 +106,37 @@ static void pump(struct copier *c)
             loop_watch(c->loop, &c->src, EPOLLIN);
             return;
         }
-        finish(c); /* EOF, EIO (pty closed), or nothing left while draining */
+        source_done(c); /* EOF, EIO (pty closed), or nothing left while draining */
         return;
     }
 }
 
 static void on_event(struct watch *w, uint32_t events)
 {
-    pump(w->data);
+    struct copier *c = w->data;
+    if (!c->lingering)
+        pump(c);
+    else if ((events & (EPOLLERR | EPOLLHUP)) || fifo_empty(c->dst.fd))
+        finish(c);
 }
 
 void copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
                   void *data)
 {
-    *c = (struct copier){.loop = l, .on_done = on_done, .data = data};
+    *c = (struct copier){.loop = l, .on_done = on_done, .data = data, .fifo_path = -1};
     c->src = (struct watch){.fd = src, .fn = on_event, .data = c};
     c->dst = (struct watch){.fd = dst, .fn = on_event, .data = c};
     loop_watch(l, &c->src, EPOLLIN);
+}
+
+void copier_linger_on_fifo(struct copier *c)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", c->dst.fd);
+    /* On a one-slot pipe "writable" means "empty": the event lingering waits for. */
+    if (fcntl(c->dst.fd, F_SETPIPE_SZ, 4096) < 0)
+        return;
+    c->fifo_path = open(path, O_PATH | O_CLOEXEC);
 }
 
 void copier_drain(struct copier *c)

@@ -21,6 +21,8 @@ struct copier {
     char *buf;
     size_t len, off;
     bool draining, done, dst_broken;
+    int fifo_path; /* O_PATH of a one-page destination FIFO to linger on, or -1 */
+    bool lingering;
     copier_done_fn on_done;
     void *data;
 };
@@ -28,6 +30,12 @@ struct copier {
 /* Takes ownership of both fds (non-blocking, CLOEXEC) and starts copying. */
 void copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
                   void *data);
+/*
+ * The destination is a FIFO whose reader may stop reading soon after we report the exit
+ * (containerd 1.6 CRI does): shrink it to one page and, once the source is done, finish only
+ * when the reader has emptied it (or no reader is left). No-op if the FIFO cannot be shrunk.
+ */
+void copier_linger_on_fifo(struct copier *c);
 /* The process exited: finish as soon as nothing more can arrive. on_done fires once. */
 void copier_drain(struct copier *c);
 /* Stop now and close both fds (safe on a zeroed or finished copier). */

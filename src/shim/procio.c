@@ -89,6 +89,14 @@ void procio_discard(struct child_io *cio)
     close_fd(&cio->console_peer);
 }
 
+/* Output goes into containerd's FIFO, which must be empty before the exit is reported. */
+static void start_output(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
+                         void *data)
+{
+    copier_start(c, l, src, dst, on_done, data);
+    copier_linger_on_fifo(c);
+}
+
 static void stdin_done(struct copier *c, void *data)
 {
     copier_close(c); /* EOF for the process */
@@ -105,7 +113,7 @@ static int attach_terminal(struct proc *p, struct loop *l, struct child_io *cio,
     set_nonblock(master);
     p->console = master;
     if (cio->fifo[1] >= 0)
-        copier_start(&p->out, l, fcntl(master, F_DUPFD_CLOEXEC, 3), steal_fd(cio->fifo[1]),
+        start_output(&p->out, l, fcntl(master, F_DUPFD_CLOEXEC, 3), steal_fd(cio->fifo[1]),
                      out_done, p);
     if (cio->fifo[0] >= 0)
         copier_start(&p->in, l, steal_fd(cio->fifo[0]), fcntl(master, F_DUPFD_CLOEXEC, 3),
@@ -124,10 +132,10 @@ int procio_attach(struct proc *p, struct loop *l, struct child_io *cio,
         r = attach_terminal(p, l, cio, out_done, err);
     else {
         if (cio->fifo[1] >= 0)
-            copier_start(&p->out, l, steal_fd(cio->pipe_shim[1]), steal_fd(cio->fifo[1]), out_done,
+            start_output(&p->out, l, steal_fd(cio->pipe_shim[1]), steal_fd(cio->fifo[1]), out_done,
                          p);
         if (cio->fifo[2] >= 0)
-            copier_start(&p->err, l, steal_fd(cio->pipe_shim[2]), steal_fd(cio->fifo[2]), out_done,
+            start_output(&p->err, l, steal_fd(cio->pipe_shim[2]), steal_fd(cio->fifo[2]), out_done,
                          p);
         if (cio->fifo[0] >= 0)
             copier_start(&p->in, l, steal_fd(cio->fifo[0]), steal_fd(cio->pipe_shim[0]), stdin_done,

@@ -180,3 +180,16 @@ def test_one_shim_per_pod(cri, containerd):
     other = cri.run_pod("other-pod", runtime_handler=H)
     cri.run_container(other, "x", command=["sleep", "1000"])
     assert len({p for p in containerd.shim_pids() if _reaper_shim(p)} - before) == 2
+
+
+def test_large_log_burst_is_complete(cri):
+    # containerd stops reading the FIFO soon after Wait returns: the shim must report the exit
+    # (the race is timing-dependent: before the fix it lost the tail in most 200 MB runs)
+    # only once the FIFO is empty, or the tail of a burst is lost (seen with 200 MB before).
+    lines = 2_000_000  # 200 MB: the size that lost its tail 3 times in 4 before the fix
+    pod = cri.run_pod("burst", runtime_handler=H)
+    _, st = run_to_exit(cri, pod, "w", f"yes {'y' * 99} | head -n {lines}", timeout=120)
+    assert st.exit_code == 0
+    entries = cri.read_log(pod, "w")
+    assert len(entries) == lines
+    assert all(e == ("stdout", "y" * 99) for e in entries)
