@@ -14,6 +14,7 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "runtime: reaper-runtime tests (also run under ASan)")
     config.addinivalue_line("markers", "controller: reaper-controller against the fake API server")
     config.addinivalue_line("markers", "shim: tests that drive a private containerd")
+    config.addinivalue_line("markers", "packaging: release build, install, images and manifests")
     config.addinivalue_line("markers", "runc: harness tests that use Debian's runc as the runtime "
                             "handler (deselect with -m 'not runc' if runc misbehaves)")
 
