@@ -33,8 +33,20 @@ def _toml_list(items):
     return "[" + ", ".join(f'"{i}"' for i in items) + "]"
 
 
-def render_config(d, snapshotter, sandbox_image):
-    """The containerd config.toml (version 2) text for temp dir layout `d`."""
+def reaper_runtime_toml():
+    rt = f"{CRI}.containerd.runtimes"
+    return f"""    [{rt}.reaper-v2]
+      runtime_type = "io.containerd.reaper.v2"
+      pod_annotations = {REAPER_ANNOTATIONS}
+      container_annotations = {REAPER_ANNOTATIONS}
+"""
+
+
+def render_config(d, snapshotter, sandbox_image, with_reaper=True):
+    """The containerd config.toml (version 2) text for temp dir layout `d`.
+
+    with_reaper=False leaves the Reaper runtime out, for a test that registers it with
+    scripts/configure-containerd.sh the way an operator would."""
     rt = f"{CRI}.containerd.runtimes"
     return f"""version = 2
 root = "{d['root']}"
@@ -66,11 +78,7 @@ disabled_plugins = {_toml_list(DISABLED_PLUGINS)}
       runtime_type = "io.containerd.runc.v2"
       [{rt}.runc.options]
         BinaryName = "runc"
-    [{rt}.reaper-v2]
-      runtime_type = "io.containerd.reaper.v2"
-      pod_annotations = {REAPER_ANNOTATIONS}
-      container_annotations = {REAPER_ANNOTATIONS}
-  [{CRI}.cni]
+{reaper_runtime_toml() if with_reaper else ""}  [{CRI}.cni]
     bin_dir = "{d['cni_bin']}"
     conf_dir = "{d['cni_conf']}"
 """
@@ -94,8 +102,11 @@ def overlay_works(workdir):
 class Containerd:
     """One private containerd process plus its temp tree. Use start()/stop() or a fixture."""
 
-    def __init__(self, image, reaper_build):
+    def __init__(self, image, reaper_build, configure=None):
+        """configure: None (the harness registers Reaper itself) or a callable given the
+        config.toml path (without Reaper) that registers it before containerd starts."""
         self.image = image
+        self.configure = configure
         self.reaper_build = pathlib.Path(reaper_build)
         self.dir = pathlib.Path(tempfile.mkdtemp(prefix="rc-", dir="/tmp"))
         self.proc = None
@@ -123,7 +134,10 @@ class Containerd:
             f"REAPER_SHIM_LOG={self.shim_log}\n")
         self.config_path = self.dir / "config.toml"
         self.config_path.write_text(render_config(
-            {k: str(v) for k, v in self.dirs.items()}, self.snapshotter, self.image.ref))
+            {k: str(v) for k, v in self.dirs.items()}, self.snapshotter, self.image.ref,
+            with_reaper=self.configure is None))
+        if self.configure:
+            self.configure(self.config_path)
 
     def env(self):
         env = dict(os.environ)
