@@ -1,0 +1,128 @@
+"""Offline validation of Kubernetes objects against the 1.28 OpenAPI schemas in ../shared.
+
+`check(doc)` validates any built-in object (schema found by its group/version/kind) or a
+reaper.io custom resource (against the CRD's openAPIV3Schema from deploy/crds), and also
+rejects keys the schema does not declare (the OpenAPI documents never forbid extra keys, the
+API server's strict field validation does).
+"""
+import functools
+import json
+import subprocess
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPO
+
+# REPO/../shared in the main checkout; worktrees live one level deeper (REPO/../../shared).
+_CANDIDATES = [REPO.parent / "shared", REPO.parent.parent / "shared"]
+OPENAPI = next((c / "k8s-openapi" / "v1.28" for c in _CANDIDATES
+                if (c / "k8s-openapi" / "v1.28").is_dir()), _CANDIDATES[0] / "k8s-openapi" / "v1.28")
+CRD_GROUP = "reaper.io"
+
+
+def _openapi_file(api_version):
+    group, _, version = api_version.rpartition("/")
+    return OPENAPI / (f"apis__{group}__{version}_openapi.json" if group else
+                      f"api__{version}_openapi.json")
+
+
+@functools.lru_cache(maxsize=None)
+def _components(path):
+    if not OPENAPI.is_dir():
+        pytest.fail(f"Kubernetes OpenAPI schemas not found at {OPENAPI} (expected REPO/../shared)")
+    if not path.is_file():
+        pytest.fail(f"no OpenAPI document {path.name} for this apiVersion")
+    return json.loads(path.read_text())["components"]
+
+
+@functools.lru_cache(maxsize=None)
+def validator(api_version, kind):
+    comps = _components(_openapi_file(api_version))
+    group, _, version = api_version.rpartition("/")
+    want = {"group": group, "version": version, "kind": kind}
+    names = [n for n, s in comps["schemas"].items()
+             if want in s.get("x-kubernetes-group-version-kind", [])]
+    assert names, f"{api_version} {kind}: not a Kubernetes 1.28 kind"
+    return jsonschema.Draft7Validator({"$ref": f"#/components/schemas/{names[0]}",
+                                       "components": comps})
+
+
+def unknown_fields(components, schema, doc, path="", depth=0):
+    """Keys the schema does not declare."""
+    while "$ref" in schema or "allOf" in schema:
+        ref = schema["$ref"] if "$ref" in schema else schema["allOf"][0]["$ref"]
+        schema = components[ref.split("/")[-1]]
+    if depth > 40 or schema.get("x-kubernetes-preserve-unknown-fields"):
+        return []
+    out = []
+    if isinstance(doc, dict) and "properties" in schema:
+        for k, v in doc.items():
+            if k not in schema["properties"]:
+                out.append(f"{path}.{k}")
+            else:
+                out += unknown_fields(components, schema["properties"][k], v, f"{path}.{k}",
+                                      depth + 1)
+    elif isinstance(doc, dict) and isinstance(schema.get("additionalProperties"), dict):
+        for k, v in doc.items():
+            out += unknown_fields(components, schema["additionalProperties"], v, f"{path}.{k}",
+                                  depth + 1)
+    elif isinstance(doc, list) and "items" in schema:
+        for i, v in enumerate(doc):
+            out += unknown_fields(components, schema["items"], v, f"{path}[{i}]", depth + 1)
+    return out
+
+
+def strict(v, doc):
+    errors = [e.message for e in v.iter_errors(doc)]
+    assert not errors, errors
+    extra = unknown_fields(v.schema["components"]["schemas"], v.schema, doc)
+    assert not extra, f"unknown fields: {extra}"
+
+
+def plain(schema):
+    """A CRD schema as JSON Schema: drop x-kubernetes-* (CEL is checked by the API server)."""
+    if isinstance(schema, dict):
+        return {k: plain(v) for k, v in schema.items() if not k.startswith("x-kubernetes")}
+    if isinstance(schema, list):
+        return [plain(x) for x in schema]
+    return schema
+
+
+def crd_schema(plural):
+    doc = yaml.safe_load((REPO / f"deploy/crds/{plural}.{CRD_GROUP}.yaml").read_text())
+    v = doc["spec"]["versions"][0]
+    return doc, v, v["schema"]["openAPIV3Schema"]
+
+
+def _crd_validator(kind):
+    for path in (REPO / "deploy/crds").glob(f"*.{CRD_GROUP}.yaml"):
+        doc = yaml.safe_load(path.read_text())
+        if doc["spec"]["names"]["kind"] == kind:
+            schema = doc["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+            return jsonschema.Draft7Validator(plain(schema))
+    pytest.fail(f"no CRD for {CRD_GROUP} kind {kind}")
+
+
+def check(doc):
+    """Validate one object; the message names the object."""
+    name = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+    if doc.get("apiVersion", "").startswith(CRD_GROUP + "/"):
+        errs = [e.message for e in _crd_validator(doc["kind"]).iter_errors(doc)]
+        assert not errs, f"{name}: {errs}"
+        return
+    try:
+        strict(validator(doc["apiVersion"], doc["kind"]), doc)
+    except AssertionError as e:
+        raise AssertionError(f"{name}: {e}") from None
+
+
+def load_all(path):
+    return [d for d in yaml.safe_load_all(path.read_text()) if d]
+
+
+def kustomize(path):
+    out = subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return [d for d in yaml.safe_load_all(out.stdout) if d]

@@ -1,0 +1,104 @@
+"""deploy/helm/reaper is a thin, generated layer over deploy/: with default values it renders
+exactly what kustomize renders (minus the Namespace, which `helm --create-namespace` makes), and
+each value changes the fields it names. No helm binary exists here; helm_lite renders the
+template subset the generator emits and refuses anything else."""
+import copy
+import subprocess
+
+import pytest
+
+from conftest import REPO
+from helm_lite import TemplateError, render_chart, render_text
+from k8s_schema import check, kustomize
+
+pytestmark = pytest.mark.packaging
+
+CHART = REPO / "deploy/helm/reaper"
+
+
+def key(o):
+    return (o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+
+
+def by_key(objs):
+    objs = list(objs)
+    out = {key(o): o for o in objs}
+    assert len(out) == len(objs), "duplicate objects"
+    return out
+
+
+def test_generated_chart_is_up_to_date():
+    r = subprocess.run(["/usr/bin/python3", str(REPO / "scripts/gen-helm-chart.py"), "--check"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_default_values_render_what_kustomize_renders():
+    chart = by_key(render_chart(CHART))
+    plain = by_key(o for o in kustomize(REPO / "deploy/kustomize") if o["kind"] != "Namespace")
+    assert sorted(chart) == sorted(plain)
+    for k, obj in plain.items():
+        assert chart[k] == obj, f"{k} differs between chart and kustomize"
+    for obj in chart.values():
+        check(obj)
+
+
+def find(objs, kind, name):
+    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
+def test_values_change_what_they_name():
+    vals = {"node": {"image": {"repository": "reg.example/reaper-node", "tag": "9.9"},
+                     "binDir": "/opt/bin", "containerdConfig": "/etc/k3s/containerd/config.toml",
+                     "configureContainerd": False},
+            "config": {"dnsMode": "host", "filterPaths": "/etc/secret-a:/etc/secret-b"},
+            "controller": {"replicas": 2, "logLevel": "debug"}}
+    objs = render_chart(CHART, namespace="ops", values=vals)
+    for o in objs:
+        check(o)
+    ds = find(objs, "DaemonSet", "reaper-node")
+    pod = ds["spec"]["template"]["spec"]
+    init = pod["initContainers"][0]
+    assert init["image"] == pod["containers"][0]["image"] == "reg.example/reaper-node:9.9"
+    env = {e["name"]: e["value"] for e in init["env"]}
+    assert env["CONFIGURE_CONTAINERD"] == "false" and env["BIN_DIR"] == "/opt/bin"
+    assert env["CONTAINERD_CONFIG"] == "/etc/k3s/containerd/config.toml"
+    mounts = {m["name"]: m["mountPath"] for m in init["volumeMounts"]}
+    paths = {v["name"]: v.get("hostPath", {}).get("path") for v in pod["volumes"]}
+    assert mounts["host-bin"] == "/host/opt/bin" and paths["host-bin"] == "/opt/bin"
+    assert mounts["host-etc-containerd"] == "/host/etc/k3s/containerd"
+    assert paths["host-etc-containerd"] == "/etc/k3s/containerd"
+    conf = find(objs, "ConfigMap", "reaper-config")["data"]["reaper.conf"]
+    assert "REAPER_DNS_MODE=host\n" in conf
+    assert "REAPER_FILTER_PATHS=/etc/secret-a:/etc/secret-b\n" in conf
+    dep = find(objs, "Deployment", "reaper-controller")
+    assert dep["spec"]["replicas"] == 2 and dep["metadata"]["namespace"] == "ops"
+    assert "--lease-namespace=ops" in dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert "--log-level=debug" in dep["spec"]["template"]["spec"]["containers"][0]["args"]
+    crb = find(objs, "ClusterRoleBinding", "reaper-controller")
+    assert crb["subjects"][0]["namespace"] == "ops"
+
+
+def test_optional_components_can_be_turned_off():
+    objs = render_chart(CHART, values={"controller": {"enabled": False},
+                                       "runtimeClass": {"create": False}})
+    names = {(o["kind"], o["metadata"]["name"]) for o in objs}
+    assert not any(n == "reaper-controller" for _, n in names), names
+    assert ("RuntimeClass", "reaper-v2") not in names
+    assert ("DaemonSet", "reaper-node") in names
+
+
+@pytest.mark.parametrize("text", ['{{ include "x" . }}', "{{ .Values.a | upper }}",
+                                  "{{ if .Values.a }}x", "{{ end }}", "{{ quote }}"])
+def test_renderer_refuses_what_it_does_not_understand(text):
+    with pytest.raises(TemplateError):
+        render_text(text, {"Values": {"a": "b"}})
+
+
+def test_renderer_semantics():
+    ctx = {"Values": {"s": "v", "b": False, "e": ""}, "Chart": {"AppVersion": "1.2"}}
+    assert render_text("a: {{ .Values.s | quote }}", ctx) == 'a: "v"'
+    assert render_text("{{ .Values.b | quote }}", ctx) == '"false"'
+    assert render_text("{{ .Values.e | default .Chart.AppVersion }}", ctx) == "1.2"
+    assert render_text("x\n{{- if .Values.b }}\nhidden\n{{- end }}\ny", copy.deepcopy(ctx)) == \
+        "x\ny"
