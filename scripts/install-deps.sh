@@ -9,7 +9,7 @@ PKGS=(
   protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
   libjansson-dev libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev libcmocka-dev
   # runtime peers and tools the tests drive
-  containerd runc crun criu util-linux iproute2 procps psmisc kmod
+  containerd runc crun criu util-linux iproute2 procps psmisc kmod file
   busybox-static  # /bin/busybox: the only binary in the test image (tests/integration/harness)
   # integration tests (Debian's python, not a pyenv one)
   python3 python3-pytest python3-grpcio python3-protobuf python3-jsonschema python3-yaml

@@ -7,6 +7,7 @@ API server's strict field validation does).
 """
 import functools
 import json
+import shutil
 import subprocess
 
 import jsonschema
@@ -123,6 +124,9 @@ def load_all(path):
 
 
 def kustomize(path):
+    if shutil.which("kubectl") is None:
+        pytest.fail("kubectl not found: `kubectl kustomize` renders deploy/kustomize (the machine "
+                    "image provides kubectl; Debian 12 does not package it)")
     out = subprocess.run(["kubectl", "kustomize", str(path)], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     return [d for d in yaml.safe_load_all(out.stdout) if d]
