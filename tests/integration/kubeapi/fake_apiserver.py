@@ -146,7 +146,7 @@ def _unknown(schema, doc, path=""):
 def load_crd_schemas(crd_dir):
     """plural → openAPIV3Schema from deploy/crds."""
     schemas = {}
-    for f in sorted(crd_dir.glob("*.yaml")):
+    for f in sorted(crd_dir.glob("*.reaper.io.yaml")):
         crd = yaml.safe_load(f.read_text())
         schemas[crd["spec"]["names"]["plural"]] = crd["spec"]["versions"][0]["schema"][
             "openAPIV3Schema"]
