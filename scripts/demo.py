@@ -15,6 +15,9 @@ sys.path.insert(0, str(REPO / "tests/integration"))
 from harness.containerd import Containerd  # noqa: E402
 from harness.cri import CriClient  # noqa: E402
 from harness.image import build_test_image  # noqa: E402
+from harness.kubelet_lite import run_pod  # noqa: E402
+
+import yaml  # noqa: E402
 
 HANDLER = "reaper-v2"
 
@@ -38,16 +41,15 @@ def main():
         say(f"starting a private containerd under {ctd.dir} with runtime handler {HANDLER}")
         ctd.start()
         cri = CriClient(ctd.address, ctd.pods_dir, image.ref)
-        say("RunPodSandbox + CreateContainer + StartContainer, like kubelet for this Pod:")
-        print("    runtimeClassName: reaper-v2\n"
-              "    command: [/bin/sh, -c, 'echo Hello from $(hostname) && uname -a']")
-        pod = cri.run_pod("hello", namespace="demo", runtime_handler=HANDLER)
+        manifest = REPO / "examples/01-hello.yaml"
+        say(f"RunPodSandbox + CreateContainer + StartContainer, like kubelet, for {manifest.name}:")
+        print("    " + manifest.read_text().replace("\n", "\n    ").rstrip())
         t0 = time.monotonic()
-        cid = cri.run_container(pod, "hello", command=[
-            "/bin/sh", "-c", "echo Hello from $(hostname) && uname -a"])
+        pod, ids = run_pod(cri, yaml.safe_load(manifest.read_text()), workdir=ctd.dir)
+        cid = ids["hello"]
         st = cri.wait_exited(cid, timeout=30)
         say(f"container exited with status {st.exit_code} "
-            f"({(time.monotonic() - t0) * 1000:.0f} ms from create); its log (kubectl logs):")
+            f"({(time.monotonic() - t0) * 1000:.0f} ms from RunPodSandbox); its log (kubectl logs):")
         cri.wait_log(pod, "hello", 2)
         show_log(cri, pod, "hello")
         say("a long-running container, and kubectl exec into it:")
