@@ -13,6 +13,7 @@ PKGS=(
   busybox-static  # /bin/busybox: the only binary in the test image (tests/integration/harness)
   # integration tests (Debian's python, not a pyenv one)
   python3 python3-pytest python3-grpcio python3-protobuf python3-jsonschema python3-yaml
+  prometheus  # promtool checks the agent's /metrics (the server itself is not started)
 )
 
 missing=()

@@ -23,6 +23,7 @@ struct kube_resource {
 };
 
 extern const struct kube_resource KUBE_PODS, KUBE_NODES, KUBE_EVENTS, KUBE_LEASES;
+extern const struct kube_resource KUBE_NAMESPACES, KUBE_CONFIGMAPS;
 extern const struct kube_resource REAPER_PODS, REAPER_OVERLAYS, REAPER_DAEMONJOBS;
 
 enum kube_patch_type { KUBE_PATCH_MERGE, KUBE_PATCH_JSON };

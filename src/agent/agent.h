@@ -1,0 +1,119 @@
+/* reaper-agent: what it observes on its node, its counters, and the pure decisions over them
+ * (agent_pure.c, unit-tested). The I/O lives in scan.c, overlays.c, node_condition.c,
+ * config_sync.c, http.c and main.c. docs/agent.md describes the behaviour. */
+#ifndef REAPER_AGENT_H
+#define REAPER_AGENT_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "state.h"
+
+/* One runtime state directory. */
+struct workload_info {
+    char *id;
+    char *k8s_namespace;
+    char *overlay_name; /* NULL: the namespace's overlay */
+    char *overlay_key;  /* overlay_paths key: what "uses the same overlay" compares */
+    bool sandbox;
+    bool unreadable; /* state.json missing or corrupt */
+    enum container_status status;
+    bool bundle_exists;
+    int64_t age_s; /* since the state dir was last modified */
+};
+
+/* One overlay on disk (<overlay_base>/<key>[/<name>]/upper). */
+struct overlay_info {
+    char *key; /* overlay_paths key */
+    char *k8s_namespace;
+    char *name; /* NULL: the namespace's overlay */
+    uint64_t upper_bytes;
+    bool pinned;
+};
+
+struct shim_info {
+    pid_t pid;
+    uint64_t rss_bytes;
+};
+
+struct node_snapshot {
+    struct workload_info *workloads;
+    size_t n_workloads;
+    struct overlay_info *overlays;
+    size_t n_overlays;
+    struct shim_info *shims;
+    size_t n_shims;
+};
+void node_snapshot_free(struct node_snapshot *s);
+
+enum agent_component {
+    COMP_GC,
+    COMP_OVERLAY,
+    COMP_CONDITION,
+    COMP_CONFIG,
+    COMP_SCAN,
+    COMP_COUNT,
+};
+const char *agent_component_name(enum agent_component c);
+
+enum overlay_op { OVL_RESET, OVL_DELETE, OVL_OP_COUNT };
+enum op_result { RES_OK, RES_REFUSED, RES_ERROR, RES_COUNT };
+
+/* What the agent has done; guarded by mu (the HTTP thread reads, the worker writes). */
+struct agent_counters {
+    pthread_mutex_t mu;
+    uint64_t gc_runs;
+    uint64_t gc_removed_states;
+    uint64_t gc_removed_overlays;
+    uint64_t overlay_ops[OVL_OP_COUNT][RES_COUNT];
+    uint64_t config_syncs;
+    double last_error[COMP_COUNT]; /* unix seconds; 0 = never */
+    int node_ready;                /* -1 unknown, 0, 1 */
+    bool synced;                   /* informers listed: /readyz */
+};
+void agent_counters_error(struct agent_counters *c, enum agent_component comp);
+
+/* Prometheus text exposition (version 0.0.4) of a snapshot and the counters. */
+char *metrics_render(const struct node_snapshot *s, const struct agent_counters *c,
+                     const char *version);
+
+/* Stale: its process is gone, containerd no longer has its bundle, and it has been so for at
+ * least grace_s. Never a live workload, never one containerd may still delete itself. */
+bool gc_state_is_stale(const struct workload_info *w, int64_t grace_s);
+/* Live (not stopped) workloads whose overlay key is key; ids appended to *ids if non-NULL. */
+size_t overlay_users(const struct node_snapshot *s, const char *key, char ***ids);
+/* An overlay whose Kubernetes namespace no longer exists (namespaces: the live ones) and that
+ * no live workload uses. Node-mode overlays ("_node") are never orphans. */
+bool gc_overlay_orphaned(const struct overlay_info *o, char *const *namespaces,
+                         const struct node_snapshot *s);
+
+/* ReaperOverlay (docs/controller.md, "the controller ↔ agent contract"). */
+enum overlay_action { OVA_NONE, OVA_REGISTER, OVA_RESET, OVA_DELETE };
+enum overlay_action overlay_action(const json_t *obj, const char *node);
+/* This node's status.nodes[] entry after an action (result RES_OK, RES_REFUSED or RES_ERROR,
+ * with message for the latter two). now: RFC 3339. Caller owns the result. */
+json_t *overlay_entry(const json_t *obj, const char *node, enum overlay_action a,
+                      enum op_result result, const char *message, const char *now);
+/* Put entry into obj's status.nodes[] (replacing this node's). Returns 1 if nothing changed. */
+int overlay_upsert_entry(json_t *obj, const json_t *entry);
+
+/* Node condition ReaperReady from the three checks. */
+struct node_checks {
+    const char *binaries_error; /* NULL: present and runnable */
+    const char *runtime_error;  /* NULL: containerd has the runtime registered */
+    const char *state_error;    /* NULL: state dir writable */
+};
+/* The condition object (type, status, reason, message, lastHeartbeatTime, lastTransitionTime);
+ * lastTransitionTime is kept from prev when the status did not change. */
+json_t *node_condition(const struct node_checks *c, const json_t *prev, const char *now);
+/* Replace/insert the ReaperReady condition in a Node's status.conditions. 1 if unchanged. */
+int node_upsert_condition(json_t *node, const json_t *cond);
+
+/* The ConfigMap's reaper.conf, or NULL if the object has none. */
+const char *config_map_reaper_conf(const json_t *cm);
+
+#endif

@@ -1,0 +1,57 @@
+/* The running agent: options, clients, informers, and the work each key stands for. */
+#ifndef REAPER_AGENTD_H
+#define REAPER_AGENTD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent.h"
+#include "config.h"
+#include "kube_cache.h"
+#include "kube_client.h"
+#include "workqueue.h"
+
+struct agent_opts {
+    const char *kubeconfig;
+    const char *node_name;
+    const char *listen;  /* "ADDR:PORT" */
+    const char *bin_dir; /* where the node binaries are (host path as mounted) */
+    const char *containerd_config;
+    const char *runtime_name;     /* containerd runtime handler, "reaper-v2" */
+    const char *config_path;      /* the node's reaper.conf */
+    const char *config_namespace; /* ConfigMap namespace */
+    const char *config_map;       /* ConfigMap name ("" disables config sync) */
+    const char *proc;             /* procfs, "/proc" */
+    unsigned resync_s;            /* periodic GC and condition heartbeat */
+    unsigned gc_grace_s;          /* a stale state must be this old */
+    bool standalone;              /* no API server: metrics, health and GC only */
+};
+
+struct agent {
+    struct agent_opts o;
+    struct reaper_config cfg;
+    struct kube_client *client; /* NULL when standalone */
+    struct workqueue *queue;
+    struct kube_informer *overlays, *namespaces, *configmaps;
+    struct agent_counters counters;
+    json_t *last_condition; /* last ReaperReady written (worker thread only) */
+    uint64_t last_heartbeat_ns;
+};
+
+/* Work keys. */
+#define KEY_GC        "gc"
+#define KEY_CONDITION "condition"
+#define KEY_CONFIG    "config"
+#define KEY_OVERLAY   "rovl/" /* + ns/name */
+
+int agent_gc(struct agent *a, rerr **err);
+int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, rerr **err);
+int agent_condition(struct agent *a, rerr **err);
+int agent_config_sync(struct agent *a, rerr **err);
+
+/* HTTP: /healthz, /readyz, /metrics only. */
+struct http_server;
+struct http_server *http_start(struct agent *a, const char *listen, rerr **err);
+void http_stop(struct http_server *h);
+
+#endif

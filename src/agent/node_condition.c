@@ -1,0 +1,142 @@
+/* Node condition ReaperReady: binaries runnable, runtime registered in containerd, state dir
+ * writable. Written when it changes and as a heartbeat every resync period. */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "agentd.h"
+#include "cleanup.h"
+#include "log.h"
+#include "util.h"
+
+extern char **environ;
+
+/* Run `<bin> --version` with no stdio; true if it exits 0. */
+static bool runs(const char *bin)
+{
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    for (int fd = 0; fd < 3; fd++)
+        posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", fd ? O_WRONLY : O_RDONLY, 0);
+    char *argv[] = {(char *)bin, "--version", NULL};
+    pid_t pid;
+    int r = posix_spawn(&pid, bin, &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    int status = 0;
+    if (r != 0 || waitpid(pid, &status, 0) < 0)
+        return false;
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static char *check_binaries(const struct agent *a)
+{
+    const char *names[] = {"reaper-runtime", "containerd-shim-reaper-v2"};
+    for (size_t i = 0; i < 2; i++) {
+        _cleanup_free_ char *p = xasprintf("%s/%s", a->o.bin_dir, names[i]);
+        if (access(p, X_OK) < 0)
+            return xasprintf("%s: %s", p, strerror(errno));
+        if (i == 0 && !runs(p))
+            return xasprintf("%s --version failed", p);
+    }
+    return NULL;
+}
+
+/* A table header `[...runtimes.<name>]` (any quoting) outside comments. */
+static bool has_runtime_table(const char *text, const char *name)
+{
+    _cleanup_free_ char *bare = xasprintf("runtimes.%s]", name);
+    _cleanup_free_ char *quoted = xasprintf("runtimes.\"%s\"]", name);
+    _cleanup_free_ char *single = xasprintf("runtimes.'%s']", name);
+    for (const char *line = text; line && *line;
+         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        while (*line == ' ' || *line == '\t')
+            line++;
+        if (*line != '[')
+            continue;
+        size_t len = strcspn(line, "\n");
+        _cleanup_free_ char *l = xstrndup(line, len);
+        char *end = l + strlen(l);
+        while (end > l && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+            *--end = '\0';
+        if (str_endswith(l, bare) || str_endswith(l, quoted) || str_endswith(l, single))
+            return true;
+    }
+    return false;
+}
+
+static char *check_runtime(const struct agent *a)
+{
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    rerr *e = NULL;
+    if (read_file(a->o.containerd_config, 1 << 20, &text, &len, &e) < 0) {
+        char *m = xstrdup(rerr_msg(e));
+        rerr_free(e);
+        return m;
+    }
+    if (!has_runtime_table(text, a->o.runtime_name))
+        return xasprintf("%s does not register runtime %s", a->o.containerd_config,
+                         a->o.runtime_name);
+    return NULL;
+}
+
+static char *check_state_dir(const struct agent *a)
+{
+    _cleanup_free_ char *probe =
+        xasprintf("%s/.agent-probe-%d", a->cfg.runtime_root, (int)getpid());
+    int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return xasprintf("state dir %s: %s", a->cfg.runtime_root, strerror(errno));
+    close(fd);
+    unlink(probe);
+    return NULL;
+}
+
+struct condition_write {
+    json_t *cond;
+    bool heartbeat_due;
+};
+
+static int write_condition(json_t *node, void *ud, rerr **err)
+{
+    (void)err;
+    struct condition_write *w = ud;
+    int unchanged = node_upsert_condition(node, w->cond);
+    return unchanged && !w->heartbeat_due ? 1 : 0;
+}
+
+int agent_condition(struct agent *a, rerr **err)
+{
+    _cleanup_free_ char *bins = check_binaries(a);
+    _cleanup_free_ char *rt = check_runtime(a);
+    _cleanup_free_ char *state = check_state_dir(a);
+    struct node_checks c = {bins, rt, state};
+    _cleanup_free_ char *now = rfc3339_now();
+    json_t *cond = node_condition(&c, a->last_condition, now);
+    bool ok = !bins && !rt && !state;
+    pthread_mutex_lock(&a->counters.mu);
+    a->counters.node_ready = ok;
+    pthread_mutex_unlock(&a->counters.mu);
+    uint64_t t = monotonic_ns();
+    struct condition_write w = {cond, t - a->last_heartbeat_ns >=
+                                          (uint64_t)a->o.resync_s * 1000000000ull};
+    int r = 0;
+    if (a->client)
+        r = kube_modify(a->client, &KUBE_NODES, NULL, a->o.node_name, true, write_condition, &w,
+                        NULL, err);
+    if (r < 0) {
+        json_decref(cond);
+        return rerr_wrap(err, "node %s condition ReaperReady", a->o.node_name);
+    }
+    if (w.heartbeat_due)
+        a->last_heartbeat_ns = t;
+    if (!ok)
+        log_warn("ReaperReady=False: %s", json_string_value(json_object_get(cond, "message")));
+    json_decref(a->last_condition);
+    a->last_condition = cond;
+    return 0;
+}

@@ -1,0 +1,110 @@
+/* ReaperOverlay on this node: register, reset, delete, and this node's status.nodes[] entry
+ * (docs/controller.md, "the controller ↔ agent contract"). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agentd.h"
+#include "cleanup.h"
+#include "log.h"
+#include "overlay.h"
+#include "scan.h"
+#include "util.h"
+
+struct entry_write {
+    const char *node;
+    enum overlay_action action;
+    enum op_result result;
+    const char *message;
+};
+
+/* kube_modify callback: recompute the entry against the object as read now. */
+static int write_entry(json_t *obj, void *ud, rerr **err)
+{
+    (void)err;
+    struct entry_write *w = ud;
+    _cleanup_free_ char *now = rfc3339_now();
+    json_t *entry = overlay_entry(obj, w->node, w->action, w->result, w->message, now);
+    int r = overlay_upsert_entry(obj, entry);
+    json_decref(entry);
+    return r;
+}
+
+/* Tear down the overlay unless a live workload uses it; *message explains a refusal. */
+static enum op_result destroy(struct agent *a, const char *ns, const char *name, char **message)
+{
+    _cleanup_free_ char *key = overlay_key_for(&a->cfg, ns, name);
+    if (key == NULL) {
+        *message = xasprintf("overlay name %s is not a DNS label", name);
+        return RES_ERROR;
+    }
+    struct node_snapshot s;
+    rerr *e = NULL;
+    if (node_scan(&a->cfg, a->o.proc, &s, &e) < 0) {
+        *message = xasprintf("scan: %s", rerr_msg(e));
+        rerr_free(e);
+        return RES_ERROR;
+    }
+    _cleanup_strv_ char **ids = xcalloc(1, sizeof(char *));
+    size_t users = overlay_users(&s, key, &ids);
+    node_snapshot_free(&s);
+    if (users > 0) {
+        _cleanup_free_ char *first = xstrdup(ids[0]);
+        *message = xasprintf("waiting: %zu running workload%s use%s this overlay (%.12s%s)", users,
+                             users == 1 ? "" : "s", users == 1 ? "s" : "", first,
+                             users > 1 ? ", ..." : "");
+        return RES_REFUSED;
+    }
+    struct workload_identity id = {.k8s_namespace = (char *)ns, .overlay_name = (char *)name};
+    if (overlay_destroy(&a->cfg, &id, &e) < 0) {
+        *message = xstrdup(rerr_msg(e));
+        rerr_free(e);
+        return RES_ERROR;
+    }
+    return RES_OK;
+}
+
+static void count_op(struct agent *a, enum overlay_action act, enum op_result res)
+{
+    if (act != OVA_RESET && act != OVA_DELETE)
+        return;
+    pthread_mutex_lock(&a->counters.mu);
+    a->counters.overlay_ops[act == OVA_RESET ? OVL_RESET : OVL_DELETE][res]++;
+    pthread_mutex_unlock(&a->counters.mu);
+    if (res == RES_ERROR)
+        agent_counters_error(&a->counters, COMP_OVERLAY);
+}
+
+int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, rerr **err)
+{
+    json_t *obj = kube_informer_get(a->overlays, ns, name);
+    if (obj == NULL)
+        return 0; /* gone: deletion was handled while the finalizer held it */
+    enum overlay_action act = overlay_action(obj, a->o.node_name);
+    json_decref(obj);
+    if (act == OVA_NONE)
+        return 0;
+    _cleanup_free_ char *message = NULL;
+    enum op_result res = RES_OK;
+    if (act != OVA_REGISTER)
+        res = destroy(a, ns, name, &message);
+    count_op(a, act, res);
+    struct entry_write w = {a->o.node_name, act, res, message};
+    int r = kube_modify(a->client, &REAPER_OVERLAYS, ns, name, true, write_entry, &w, NULL, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    log_info("overlay %s/%s: %s %s%s%s", ns, name,
+             act == OVA_REGISTER ? "registered"
+             : act == OVA_RESET  ? "reset"
+                                 : "delete",
+             res == RES_OK        ? "done"
+             : res == RES_REFUSED ? "refused"
+                                  : "failed",
+             message ? ": " : "", message ? message : "");
+    if (res != RES_OK)
+        return rerr_setx(err, res == RES_REFUSED ? EBUSY : EIO, "overlay %s/%s: %s", ns, name,
+                         message);
+    return 0;
+}
