@@ -46,8 +46,8 @@ else
     $PY -m pytest -q -p no:cacheprovider tests/integration
   step "runtime integration tests (asan+ubsan)" env REAPER_BUILD="$ROOT/build-asan" \
     $PY -m pytest -q -p no:cacheprovider -m runtime tests/integration
-  step "controller integration tests (asan+ubsan)" env REAPER_BUILD="$ROOT/build-asan" \
-    $PY -m pytest -q -p no:cacheprovider -m controller tests/integration
+  step "controller and agent integration tests (asan+ubsan)" env REAPER_BUILD="$ROOT/build-asan" \
+    $PY -m pytest -q -p no:cacheprovider -m "controller or (agent and not shim)" tests/integration
 fi
 
 echo

@@ -90,23 +90,28 @@ static int cmp_count(const void *a, const void *b)
     return r ? r : strcmp(x->state, y->state);
 }
 
+/* Containers by (namespace, state); sandboxes (no process of their own) by namespace, counting
+ * those not known to have stopped. */
 static void render_workloads(FILE *f, const struct node_snapshot *s, bool sandboxes)
 {
     _cleanup_free_ struct ns_count *v = NULL;
     size_t n = 0;
     for (size_t i = 0; i < s->n_workloads; i++) {
         const struct workload_info *w = &s->workloads[i];
-        if (w->sandbox == sandboxes && !w->unreadable)
-            count(&v, &n, w->k8s_namespace ? w->k8s_namespace : "",
-                  container_status_name(w->status));
+        if (w->sandbox != sandboxes || w->unreadable || (sandboxes && w->status == STATUS_STOPPED))
+            continue;
+        count(&v, &n, w->k8s_namespace ? w->k8s_namespace : "",
+              sandboxes ? "" : container_status_name(w->status));
     }
     if (n > 1)
         qsort(v, n, sizeof(*v), cmp_count);
-    const char *name = sandboxes ? "reaper_pod_sandboxes" : "reaper_workloads";
     for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%s{namespace=\"", name);
+        fprintf(f, "%s{namespace=\"", sandboxes ? "reaper_pod_sandboxes" : "reaper_workloads");
         put_label(f, v[i].ns);
-        fprintf(f, "\",state=\"%s\"} %u\n", v[i].state, v[i].n);
+        if (sandboxes)
+            fprintf(f, "\"} %u\n", v[i].n);
+        else
+            fprintf(f, "\",state=\"%s\"} %u\n", v[i].state, v[i].n);
     }
 }
 
@@ -191,7 +196,7 @@ char *metrics_render(const struct node_snapshot *s, const struct agent_counters 
            "Reaper containers on this node by Kubernetes namespace and state.");
     render_workloads(f, s, false);
     family(f, "reaper_pod_sandboxes", "gauge",
-           "Reaper pod sandboxes on this node by Kubernetes namespace and state.");
+           "Reaper pod sandboxes (pods) on this node by Kubernetes namespace.");
     render_workloads(f, s, true);
     render_overlays(f, s);
     render_shims(f, s);

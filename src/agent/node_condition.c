@@ -84,8 +84,15 @@ static char *check_runtime(const struct agent *a)
     return NULL;
 }
 
+/* The runtime creates its root on first use; a fresh node counts as writable if we can. */
 static char *check_state_dir(const struct agent *a)
 {
+    rerr *e = NULL;
+    if (mkdir_p(a->cfg.runtime_root, 0711, &e) < 0) {
+        char *m = xasprintf("state dir %s", rerr_msg(e));
+        rerr_free(e);
+        return m;
+    }
     _cleanup_free_ char *probe =
         xasprintf("%s/.agent-probe-%d", a->cfg.runtime_root, (int)getpid());
     int fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

@@ -13,6 +13,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 def pytest_configure(config):
     config.addinivalue_line("markers", "runtime: reaper-runtime tests (also run under ASan)")
     config.addinivalue_line("markers", "controller: reaper-controller against the fake API server")
+    config.addinivalue_line("markers", "agent: reaper-agent on real runtime state (also under ASan)")
     config.addinivalue_line("markers", "shim: tests that drive a private containerd")
     config.addinivalue_line("markers", "packaging: release build, install, images and manifests")
     config.addinivalue_line("markers", "runc: harness tests that use Debian's runc as the runtime "

@@ -8,23 +8,10 @@ import pytest
 
 from conftest import BUILD, REPO
 from kubeapi.fake_apiserver import ApiError, FakeApiServer
+from kubeapi.helpers import wait_for
 
 pytestmark = pytest.mark.controller
 NS = "default"
-
-
-def wait_for(fn, timeout=10.0, what="condition"):
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except ApiError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
 
 
 class Ctl:

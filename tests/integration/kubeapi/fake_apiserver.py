@@ -32,6 +32,7 @@ RESOURCES = {
     # plural: (group/version, kind, namespaced, has status subresource)
     "pods": ("v1", "Pod", True, True),
     "nodes": ("v1", "Node", False, True),
+    "namespaces": ("v1", "Namespace", False, False),
     "events": ("v1", "Event", True, False),
     "configmaps": ("v1", "ConfigMap", True, False),
     "leases": ("coordination.k8s.io/v1", "Lease", True, False),
