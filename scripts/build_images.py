@@ -7,6 +7,7 @@ Images (scratch-based; each carries only its binaries, the shared libraries they
 the node installer, busybox for its shell scripts):
   reaper-node        node installer: binaries + scripts/install-node.sh (DaemonSet init container)
   reaper-controller  reaper-controller, runs as 65532
+  reaper-agent       reaper-agent (node DaemonSet; also runs the node's reaper-runtime --version)
 Output: DIR/<name>.oci.tar (load with `ctr -n k8s.io images import`, or push with
 `skopeo copy oci-archive:DIR/<name>.oci.tar docker://REGISTRY/<name>:TAG`). Prints
 "<ref> <archive> <sha256 of the archive>" per image. Same inputs → same bytes.
@@ -27,6 +28,8 @@ NODE_BINARIES = ["src/shim/containerd-shim-reaper-v2", "src/runtime/reaper-runti
 SERVICE_IMAGES = {
     "reaper-controller": (["src/controller/reaper-controller"], "/usr/local/bin/reaper-controller",
                           "65532:65532"),
+    # root: it unmounts overlay namespaces and removes their data on the node
+    "reaper-agent": (["src/agent/reaper-agent"], "/usr/local/bin/reaper-agent", None),
 }
 PATH_ENV = ["PATH=/usr/local/bin:/usr/bin:/bin"]
 

@@ -77,6 +77,19 @@ SUBSTITUTIONS = {
         f"{CTL}.args[3]": '"--placeholder-image={{ .Values.controller.placeholderImage }}"',
         f"{CTL}.args[4]": '"--log-level={{ .Values.controller.logLevel }}"',
     }),
+    "agent/serviceaccount.yaml": (".Values.agent.enabled", {}),
+    "agent/rbac.yaml": (".Values.agent.enabled", {}),
+    "agent/daemonset.yaml": (".Values.agent.enabled", {
+        f"{CTL}.image": image("agent"),
+        f"{CTL}.imagePullPolicy": quoted(".Values.agent.image.pullPolicy"),
+        f"{CTL}.args[0]": '"--bin-dir=/host{{ .Values.node.binDir }}"',
+        f"{CTL}.args[1]": '"--containerd-config=/host{{ .Values.node.containerdConfig }}"',
+        f"{CTL}.args[4]": '"--log-level={{ .Values.agent.logLevel }}"',
+        f"{CTL}.volumeMounts[2].mountPath": '"/host{{ .Values.node.binDir }}"',
+        f"{CTL}.volumeMounts[3].mountPath": '"/host{{ dir .Values.node.containerdConfig }}"',
+        f"{NODE_POD}.volumes[2].hostPath.path": quoted(".Values.node.binDir"),
+        f"{NODE_POD}.volumes[3].hostPath.path": "{{ dir .Values.node.containerdConfig | quote }}",
+    }),
 }
 NAMESPACE = "reaper-system"
 RELEASE_NS = "{{ .Release.Namespace }}"

@@ -77,13 +77,19 @@ def test_values_change_what_they_name():
     assert "--log-level=debug" in dep["spec"]["template"]["spec"]["containers"][0]["args"]
     crb = find(objs, "ClusterRoleBinding", "reaper-controller")
     assert crb["subjects"][0]["namespace"] == "ops"
+    agent = find(objs, "DaemonSet", "reaper-agent")["spec"]["template"]["spec"]
+    assert "--bin-dir=/host/opt/bin" in agent["containers"][0]["args"]
+    assert "--containerd-config=/host/etc/k3s/containerd/config.toml" in \
+        agent["containers"][0]["args"]
+    assert {v["name"]: v["hostPath"]["path"] for v in agent["volumes"]}["host-bin"] == "/opt/bin"
 
 
 def test_optional_components_can_be_turned_off():
     objs = render_chart(CHART, values={"controller": {"enabled": False},
+                                       "agent": {"enabled": False},
                                        "runtimeClass": {"create": False}})
     names = {(o["kind"], o["metadata"]["name"]) for o in objs}
-    assert not any(n == "reaper-controller" for _, n in names), names
+    assert not any(n in ("reaper-controller", "reaper-agent") for _, n in names), names
     assert ("RuntimeClass", "reaper-v2") not in names
     assert ("DaemonSet", "reaper-node") in names
 

@@ -46,7 +46,7 @@ def sha256(path):
 
 def test_images_are_reproducible(images, tmp_path):
     again = build(tmp_path / "again")
-    assert set(again) == {"reaper-node", "reaper-controller"}
+    assert set(again) == {"reaper-node", "reaper-controller", "reaper-agent"}
     for name, (_, archive, digest) in images.items():
         assert again[name][2] == digest == sha256(archive), f"{name} differs between builds"
 
@@ -135,8 +135,9 @@ def test_node_installer_refuses_without_host_mount(containerd, imported):
     assert "host root /host is not mounted" in r.stderr + r.stdout
 
 
-def test_controller_image_runs_its_binary(containerd, imported):
-    r = run(containerd, imported["reaper-controller"][0], "ctl-version",
-            "/usr/local/bin/reaper-controller", "--version")
+@pytest.mark.parametrize("name", ["reaper-controller", "reaper-agent"])
+def test_service_images_run_their_binary(containerd, imported, name):
+    r = run(containerd, imported[name][0], f"{name}-version", f"/usr/local/bin/{name}",
+            "--version")
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "reaper-controller 0.1.0"
+    assert r.stdout.strip() == f"{name} 0.1.0"

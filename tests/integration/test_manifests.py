@@ -10,7 +10,7 @@ from conftest import REPO
 from k8s_schema import check, crd_schema, kustomize, plain
 
 CRDS = sorted((REPO / "deploy/crds").glob("*.reaper.io.yaml"))
-MANIFESTS = sorted(p for d in ("controller", "node") for p in (REPO / "deploy" / d).glob("*.yaml")
+MANIFESTS = sorted(p for d in ("controller", "node", "agent") for p in (REPO / "deploy" / d).glob("*.yaml")
                    if p.name != "kustomization.yaml")
 
 
