@@ -41,7 +41,12 @@ def project_version():
 
 def shared_libs(binary):
     """The shared objects `binary` loads (ldd), including the dynamic loader."""
-    out = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True).stdout
+    res = subprocess.run(["ldd", str(binary)], capture_output=True, text=True)
+    if "statically linked" in res.stdout or "not a dynamic executable" in res.stderr:
+        return set()
+    if res.returncode != 0:
+        sys.exit(f"build_images: ldd {binary}: {res.stderr.strip()}")
+    out = res.stdout
     libs = set()
     for line in out.splitlines():
         m = re.search(r"(/\S+) \(0x", line)
