@@ -10,11 +10,13 @@ import json
 import os
 import pathlib
 import platform
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests/integration"))
@@ -22,10 +24,13 @@ sys.path.insert(0, str(REPO / "tests/integration"))
 from harness.containerd import Containerd  # noqa: E402
 from harness.cri import CriClient  # noqa: E402
 from harness.image import build_test_image  # noqa: E402
+from shimutil import frame, ld, read_frame, request  # noqa: E402
 
 RUNTIMES = {"reaper": ("reaper-v2", "io.containerd.reaper.v2"),
             "runc": ("runc", "io.containerd.runc.v2")}
 N = int(os.environ.get("BENCH_N", "30"))
+POLL = 0.002  # ContainerStatus poll interval: CRI 1.6 has no exit events
+SCALE_PODS = int(os.environ.get("BENCH_SCALE_PODS", "100"))
 
 
 def ms_since(t0):
@@ -51,12 +56,34 @@ def bench_ctr_true(ctd, image):
     return alternate(N, one)
 
 
+def bench_ctr_floor(ctd):
+    """What every `ctr run` pays before any runtime work: starting the ctr CLI and one RPC."""
+    def one(rt, i):
+        t0 = time.monotonic()
+        subprocess.run(["ctr", "-a", ctd.address, "version"], check=True, capture_output=True,
+                       env=ctd.env())
+        return ms_since(t0)
+    return alternate(N // 2 or 1, one)
+
+
+def bench_cri_sandbox_only(cri):
+    """RunPodSandbox + StopPodSandbox + RemovePodSandbox: containerd's pod bookkeeping plus
+    the shim's start and stop, without a container (the floor under the round trip)."""
+    def one(rt, i):
+        t0 = time.monotonic()
+        pod = cri.run_pod(f"sb-{rt}-{i}", runtime_handler=RUNTIMES[rt][0])
+        cri.stop_pod(pod)
+        cri.remove_pod(pod)
+        return ms_since(t0)
+    return alternate(max(N // 2, 15), one)
+
+
 def bench_cri_roundtrip(cri):
     def one(rt, i):
         t0 = time.monotonic()
         pod = cri.run_pod(f"rt-{rt}-{i}", runtime_handler=RUNTIMES[rt][0])
         cid = cri.run_container(pod, "c", command=["/bin/true"])
-        cri.wait_exited(cid, timeout=30)
+        cri.wait_exited(cid, timeout=30, interval=POLL)
         cri.stop_pod(pod)
         cri.remove_pod(pod)
         return ms_since(t0)
@@ -78,6 +105,102 @@ def bench_exec(cri):
         for p in pods.values():
             cri.stop_pod(p)
             cri.remove_pod(p)
+
+
+def build_stamp(workdir):
+    """bench/stamp.c, static, in its own dir (bind-mounted at /bench into the containers)."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="stamp-", dir=workdir))
+    subprocess.run(["cc", "-O2", "-static", "-o", str(d / "stamp"), str(REPO / "bench/stamp.c")],
+                   check=True)
+    return d
+
+
+def shim_socket(ctd, cid):
+    addr = (ctd.dirs["state"] / "io.containerd.runtime.v2.task/k8s.io" / cid / "address")
+    return addr.read_text().strip().removeprefix("unix://")
+
+
+def wait_response_ns(sock_path, cid):
+    """Send Task.Wait(cid) on the shim's own socket; return time_ns() when the answer arrives."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(sock_path)
+        body = request("containerd.task.v2.Task", "Wait", ld(1, cid.encode()), namespace="k8s.io")
+        s.sendall(frame(len(body), 1) + body)
+        got = read_frame(s)
+        t = time.time_ns()
+    assert got and got[0] == 1, got
+    return t
+
+
+def bench_exit_latency(ctd, cri, workdir):
+    """From the workload's last act (a CLOCK_REALTIME stamp) to the Wait response (ms).
+    CRI creates the task in StartContainer; the workload sleeps 200 ms first, so the Wait is
+    parked on the shim long before the exit."""
+    stamp_dir = build_stamp(workdir)
+    pods = {rt: cri.run_pod(f"lat-{rt}", runtime_handler=RUNTIMES[rt][0]) for rt in RUNTIMES}
+    mount = [{"container_path": "/bench", "host_path": str(stamp_dir)}]
+
+    def one(rt, i):
+        out = stamp_dir / f"{rt}-{i}"
+        cid = cri.create_container(pods[rt], f"l{i}", command=[
+            "/bin/sh", "-c", f"sleep 0.2; exec /bench/stamp /bench/{out.name}"], mounts=mount)
+        cri.start_container(cid)
+        t = wait_response_ns(shim_socket(ctd, cid), cid)
+        cri.wait_exited(cid, timeout=30)  # containerd has handled the exit too
+        cri.remove_container(cid)
+        return (t - int(out.read_text())) / 1e6
+    try:
+        return alternate(N, one)
+    finally:
+        for p in pods.values():
+            cri.stop_pod(p)
+            cri.remove_pod(p)
+
+
+def cpu_seconds(pids):
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for p in pids:
+        try:
+            f = pathlib.Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(f[11]) + int(f[12]) + int(f[13]) + int(f[14])  # utime stime cutime cstime
+    return total / tick
+
+
+def bench_scale(ctd, cri, n):
+    """n pods at once, each `sleep 5`: seconds until all RUNNING, until all exits collected,
+    shim CPU seconds (with reaped children), failures."""
+    out = {}
+    for rt in RUNTIMES:
+        before = set(ctd.shim_pids())
+        failures = []
+
+        def start(i):
+            try:
+                pod = cri.run_pod(f"scale-{rt}-{i}", runtime_handler=RUNTIMES[rt][0])
+                return pod, cri.run_container(pod, "s", command=["sleep", "5"])
+            except Exception as e:  # noqa: BLE001 - counted, reported
+                failures.append(repr(e)[:200])
+                return None
+        t0 = time.monotonic()
+        with ThreadPoolExecutor(max_workers=32) as ex:
+            started = [x for x in ex.map(start, range(n)) if x]
+        running = time.monotonic() - t0
+        for _, cid in started:
+            st = cri.wait_exited(cid, timeout=120)
+            if st.exit_code != 0:
+                failures.append(f"{cid[:12]} exit {st.exit_code}")
+        exited = time.monotonic() - t0
+        shims = set(ctd.shim_pids()) - before
+        cpu = cpu_seconds(shims)
+        with ThreadPoolExecutor(max_workers=32) as ex:
+            list(ex.map(lambda pc: (cri.stop_pod(pc[0]), cri.remove_pod(pc[0])), started))
+        out[rt] = {"pods": n, "all_running_s": running, "all_exited_s": exited,
+                   "shim_cpu_s": cpu, "shims": len(shims), "failures": len(failures),
+                   "failure_samples": failures[:3]}
+    return out
 
 
 def rss_pss_kib(pid):
@@ -141,43 +264,86 @@ def machine():
             "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC")}
 
 
-def print_table(res):
-    print(f"\nmachine: {res['machine']}")
-    print(f"{'measure':<34}{'reaper':>22}{'runc':>22}{'ratio':>8}  target")
+def row(label, reaper, runc, ratio, target):
+    print(f"{label:<34}{reaper:>22}{runc:>22}{ratio:>8.3f}  {target}")
+
+
+def timing_rows(res):
     for key, target in (("ctr_run_true_ms", "<= 0.15 x runc"),
+                        ("ctr_cli_floor_ms", "(floor: ctr version)"),
                         ("cri_pod_roundtrip_ms", "<= 0.2 x runc"),
-                        ("exec_sync_true_ms", "<= 0.2 x runc")):
+                        ("cri_sandbox_only_ms", "(floor: pod only)"),
+                        ("exec_sync_true_ms", "<= 0.2 x runc"),
+                        ("exit_latency_ms", "median <= 2 ms")):
+        if key not in res:
+            continue
         s = res[key]
-        cell = {rt: f"{s[rt]['median']:.1f} ({s[rt]['min']:.0f}-{s[rt]['max']:.0f})"
+        fmt = ".2f" if key == "exit_latency_ms" else ".1f"
+        cell = {rt: f"{s[rt]['median']:{fmt}} ({s[rt]['min']:{fmt}}-{s[rt]['max']:{fmt}})"
                 for rt in RUNTIMES}
-        ratio = s["reaper"]["median"] / s["runc"]["median"]
-        print(f"{key:<34}{cell['reaper']:>22}{cell['runc']:>22}{ratio:>8.3f}  {target}")
+        row(key, cell["reaper"], cell["runc"], s["reaper"]["median"] / s["runc"]["median"], target)
+
+
+def memory_rows(res):
+    if "pod_shim_memory" not in res:
+        return
     m = res["pod_shim_memory"]
-    print(f"{'pod shim RSS KiB (PSS)':<34}"
-          f"{str(m['reaper']['rss_kib']) + ' (' + str(m['reaper']['pss_kib']) + ')':>22}"
-          f"{str(m['runc']['rss_kib']) + ' (' + str(m['runc']['pss_kib']) + ')':>22}"
-          f"{m['reaper']['rss_kib'] / m['runc']['rss_kib']:>8.3f}  <= 1024 KiB")
+    cell = {rt: f"{m[rt]['rss_kib']} ({m[rt]['pss_kib']})" for rt in RUNTIMES}
+    row("pod shim RSS KiB (PSS)", cell["reaper"], cell["runc"],
+        m["reaper"]["rss_kib"] / m["runc"]["rss_kib"], "<= 1024 KiB")
+
+
+def scale_rows(res):
+    if "scale" not in res:
+        return
+    sc = res["scale"]
+    n = sc["reaper"]["pods"]
+    for key, label in (("all_running_s", "all running"), ("all_exited_s", "all exits collected")):
+        row(f"{n} pods: {label} s", f"{sc['reaper'][key]:.2f}", f"{sc['runc'][key]:.2f}",
+            sc["reaper"][key] / sc["runc"][key], "< runc")
+    cell = {rt: f"{sc[rt]['shim_cpu_s']:.2f} ({sc[rt]['failures']} failed)" for rt in RUNTIMES}
+    row(f"{n} pods: shim CPU s", cell["reaper"], cell["runc"],
+        sc["reaper"]["shim_cpu_s"] / max(sc["runc"]["shim_cpu_s"], 0.01), "0 failures")
+
+
+def log_rows(res):
+    if "log_throughput" not in res:
+        return
     lg = res["log_throughput"]
-    print(f"{'log MB/s (byte-exact)':<34}"
-          f"{format(lg['reaper']['mb_per_s'], '.1f') + ' (' + str(lg['reaper']['exact']) + ')':>22}"
-          f"{format(lg['runc']['mb_per_s'], '.1f') + ' (' + str(lg['runc']['exact']) + ')':>22}"
-          f"{lg['reaper']['mb_per_s'] / lg['runc']['mb_per_s']:>8.3f}  >= runc")
+    cell = {rt: f"{lg[rt]['mb_per_s']:.1f} ({'exact' if lg[rt]['exact'] else 'LOST'})"
+            for rt in RUNTIMES}
+    row("log MB/s (byte-exact)", cell["reaper"], cell["runc"],
+        lg["reaper"]["mb_per_s"] / lg["runc"]["mb_per_s"], ">= runc")
+
+
+def print_table(res):
+    print(f"\nmachine: {res['machine']}\nreaper shim: {res['reaper_build']}")
+    print(f"{'measure':<34}{'reaper':>22}{'runc':>22}{'ratio':>8}  target")
+    for rows in (timing_rows, memory_rows, scale_rows, log_rows):
+        rows(res)
 
 
 def main():
-    build = pathlib.Path(os.environ.get("REAPER_BUILD", REPO / "build"))
+    build = pathlib.Path(os.environ.get("REAPER_BUILD", REPO / "build-release")).resolve()
     image = build_test_image(pathlib.Path(tempfile.mkdtemp()))
     ctd = Containerd(image, build)
-    res = {"machine": machine()}
+    res = {"machine": machine(), "reaper_build": str(build)}
     try:
         ctd.start()
         cri = CriClient(ctd.address, ctd.pods_dir, image.ref)
+        only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
         steps = [("ctr_run_true_ms", lambda: summarize(bench_ctr_true(ctd, image))),
+                 ("ctr_cli_floor_ms", lambda: summarize(bench_ctr_floor(ctd))),
                  ("cri_pod_roundtrip_ms", lambda: summarize(bench_cri_roundtrip(cri))),
+                 ("cri_sandbox_only_ms", lambda: summarize(bench_cri_sandbox_only(cri))),
                  ("exec_sync_true_ms", lambda: summarize(bench_exec(cri))),
+                 ("exit_latency_ms", lambda: summarize(bench_exit_latency(ctd, cri, ctd.dir))),
                  ("pod_shim_memory", lambda: bench_memory(ctd, cri)),
+                 ("scale", lambda: bench_scale(ctd, cri, SCALE_PODS)),
                  ("log_throughput", lambda: bench_logs(cri))]
         for name, fn in steps:
+            if only and name not in only:
+                continue
             print(f"measuring {name} ...", flush=True)
             res[name] = fn()
         cri.cleanup()

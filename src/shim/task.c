@@ -98,6 +98,17 @@ static bool execs_finished(const struct task *t)
     return true;
 }
 
+/* Persist the exit in state.json for `delete`/`state` after a shim restart. Done after Wait is
+ * answered and TaskExit queued: the atomic write (fsync) is not on the exit-notification path,
+ * and this single-threaded loop handles containerd's next request (Delete) only afterwards. */
+static void record_exit(struct task *t, int exit_status)
+{
+    rerr *err = NULL;
+    if (container_record_exit(t->owner->cfg, t->id, exit_status, &err) < 0)
+        log_warn("record exit of %s: %s", t->id, rerr_msg(err));
+    rerr_free(err);
+}
+
 /* Exit known + output drained (+ for init: every exec finished) => report it. */
 static void maybe_finish(struct proc *p)
 {
@@ -114,6 +125,8 @@ static void maybe_finish(struct proc *p)
     struct shim_tasks *ts = t->owner;
     if (ts->hooks.proc_finished)
         ts->hooks.proc_finished(p, ts->hooks.data); /* may schedule p's removal (deferred) */
+    if (!is_exec && !t->sandbox)
+        record_exit(t, p->exit_status);
     if (is_exec && t->init.exited)
         maybe_finish(&t->init);
 }
@@ -137,10 +150,6 @@ static void proc_exited(struct proc *p, int exit_status)
     mark_exited(p, exit_status);
     struct task *t = p->task;
     if (p->exec_id == NULL && !t->sandbox) {
-        rerr *err = NULL;
-        if (container_record_exit(t->owner->cfg, t->id, exit_status, &err) < 0)
-            log_warn("record exit of %s: %s", t->id, rerr_msg(err));
-        rerr_free(err);
         /* Like a pid namespace dying: execs do not outlive their container. */
         for (struct proc *e = t->execs; e; e = e->next)
             if (e->pid > 0 && !e->exited)

@@ -1,6 +1,7 @@
 """Helpers shared by the shim tests: ctr runs on the reaper runtime, host inspections."""
 import os
 import pathlib
+import struct
 import subprocess
 import time
 
@@ -94,3 +95,56 @@ def descendants(pid):
             out.append(c)
             todo.append(c)
     return out
+
+
+# ---- raw ttrpc (the wire format in notes/containerd-shim-protocol.md): header, Request ----
+def frame(length, stream, mtype=1, flags=0):
+    return struct.pack(">IIBB", length, stream, mtype, flags)
+
+
+def read_frame(s):
+    hdr = b""
+    while len(hdr) < 10:
+        chunk = s.recv(10 - len(hdr))
+        if not chunk:
+            return None
+        hdr += chunk
+    length, stream, mtype, _ = struct.unpack(">IIBB", hdr)
+    body = b""
+    while len(body) < length:
+        chunk = s.recv(length - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return stream, mtype, body
+
+
+def status_code(body):
+    """Response{status=1 Status{code=1}}: enough protobuf decoding for the status code."""
+    if not body or body[0] != 0x0a:  # field 1, length-delimited
+        return 0
+    inner = body[2:2 + body[1]]
+    return inner[1] if inner[:1] == b"\x08" else 0
+
+
+def _varint(n):
+    out = b""
+    while True:
+        b = n & 0x7f
+        n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+def ld(field, data):
+    """A length-delimited protobuf field."""
+    return _varint(field << 3 | 2) + _varint(len(data)) + data
+
+
+def request(service, method, payload=b"", namespace=None):
+    """ttrpc Request; namespace adds the containerd-namespace metadata containerd sends."""
+    body = ld(1, service.encode()) + ld(2, method.encode()) + ld(3, payload)
+    if namespace:
+        body += ld(5, ld(1, b"containerd-namespace") + ld(2, namespace.encode()))
+    return body

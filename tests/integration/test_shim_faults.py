@@ -3,11 +3,11 @@ import os
 import pathlib
 import signal
 import socket
-import struct
 
 import pytest
 
-from shimutil import ctr_run_detached, proc_state, remove_task, task_status, wait_for
+from shimutil import (ctr_run_detached, frame, proc_state, read_frame, remove_task, request,
+                      status_code, task_status, wait_for)
 
 pytestmark = pytest.mark.shim
 
@@ -63,41 +63,6 @@ def test_containerd_restart_keeps_workloads(containerd, test_image):
     containerd.ctr("task", "kill", "-s", "SIGKILL", "survivor", check=True)
     wait_for(lambda: task_status(containerd, "survivor") == "STOPPED", what="exit reported")
     remove_task(containerd, "survivor")
-
-
-def frame(length, stream, mtype=1, flags=0):
-    return struct.pack(">IIBB", length, stream, mtype, flags)
-
-
-def read_frame(s):
-    hdr = b""
-    while len(hdr) < 10:
-        chunk = s.recv(10 - len(hdr))
-        if not chunk:
-            return None
-        hdr += chunk
-    length, stream, mtype, _ = struct.unpack(">IIBB", hdr)
-    body = b""
-    while len(body) < length:
-        chunk = s.recv(length - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return stream, mtype, body
-
-
-def status_code(body):
-    """Response{status=1 Status{code=1}}: enough protobuf decoding for the status code."""
-    if not body or body[0] != 0x0a:  # field 1, length-delimited
-        return 0
-    inner = body[2:2 + body[1]]
-    return inner[1] if inner[:1] == b"\x08" else 0
-
-
-def request(service, method, payload=b""):
-    def ld(field, data):
-        return bytes([field << 3 | 2, len(data)]) + data
-    return ld(1, service.encode()) + ld(2, method.encode()) + ld(3, payload)
 
 
 def test_hostile_bytes_never_crash_the_shim(containerd, test_image):
