@@ -90,6 +90,12 @@ def bench_cri_roundtrip(cri):
     return alternate(max(N // 2, 15), one)
 
 
+def remove_pods(cri, pods):
+    for p in pods:
+        cri.stop_pod(p)
+        cri.remove_pod(p)
+
+
 def bench_exec(cri):
     pods = {rt: cri.run_pod(f"exec-{rt}", runtime_handler=RUNTIMES[rt][0]) for rt in RUNTIMES}
     cids = {rt: cri.run_container(pods[rt], "s", command=["sleep", "1000"]) for rt in RUNTIMES}
@@ -102,9 +108,7 @@ def bench_exec(cri):
     try:
         return alternate(N, one)
     finally:
-        for p in pods.values():
-            cri.stop_pod(p)
-            cri.remove_pod(p)
+        remove_pods(cri, pods.values())
 
 
 def build_stamp(workdir):
@@ -152,9 +156,7 @@ def bench_exit_latency(ctd, cri, workdir):
     try:
         return alternate(N, one)
     finally:
-        for p in pods.values():
-            cri.stop_pod(p)
-            cri.remove_pod(p)
+        remove_pods(cri, pods.values())
 
 
 def cpu_seconds(pids):

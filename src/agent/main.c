@@ -11,6 +11,7 @@
 
 #include "agentd.h"
 #include "cleanup.h"
+#include "daemon.h"
 #include "log.h"
 #include "util.h"
 
@@ -35,19 +36,6 @@ static int parse_seconds(const char *flag, const char *v, unsigned *out)
     }
     *out = (unsigned)n;
     return 0;
-}
-
-static int parse_level(const char *v, enum log_level *out)
-{
-    const char *names[] = {"error", "warn", "info", "debug"};
-    const enum log_level levels[] = {LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG};
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-        if (strcmp(v, names[i]) == 0) {
-            *out = levels[i];
-            return 0;
-        }
-    fprintf(stderr, "reaper-agent: --log-level %s: want error, warn, info or debug\n", v);
-    return -1;
 }
 
 /* Returns 0 to run, 1 to exit successfully (--version/--help), -1 on a usage error. */
@@ -115,8 +103,11 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o, enum log_leve
             o->standalone = true;
             break;
         case 'L':
-            if (parse_level(optarg, level) < 0)
+            if (log_level_parse(optarg, level) < 0) {
+                fprintf(stderr, "reaper-agent: --log-level %s: want error, warn, info or debug\n",
+                        optarg);
                 return -1;
+            }
             break;
         case 'v':
             printf("reaper-agent %s\n", REAPER_VERSION);
@@ -176,12 +167,7 @@ static struct kube_informer *informer(struct agent *a, const struct kube_resourc
                                       const char *ns, struct kube_handlers h, rerr **err)
 {
     struct kube_informer_opts io = {.resource = r, .namespace = ns};
-    struct kube_informer *inf = kube_informer_new(a->client, &io, &h);
-    if (kube_informer_start(inf, err) < 0) {
-        kube_informer_free(inf);
-        return NULL;
-    }
-    return inf;
+    return kube_informer_run(a->client, &io, &h, err);
 }
 
 static int start_informers(struct agent *a, rerr **err)
@@ -255,19 +241,6 @@ static void work(struct agent *a)
         workqueue_done(a->queue, key);
         free(key);
     }
-}
-
-static void *signal_thread(void *ud)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    int sig;
-    sigwait(&set, &sig);
-    log_info("signal %d: shutting down", sig);
-    workqueue_shutdown(ud);
-    return NULL;
 }
 
 /* Mark ready once every informer has listed (waits are timed; shutdown ends them). */
@@ -348,12 +321,7 @@ int main(int argc, char **argv)
     if (pr != 0)
         return pr > 0 ? 0 : 2;
     log_init("reaper-agent", NULL, false, level);
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
-    signal(SIGPIPE, SIG_IGN);
+    daemon_block_signals(); /* inherited by every thread started below */
     _cleanup_rerr_ rerr *err = NULL;
     if (config_load(&a.cfg, NULL, environ, &err) < 0) {
         log_error("%s", rerr_msg(err));
@@ -362,9 +330,7 @@ int main(int argc, char **argv)
     pthread_mutex_init(&a.counters.mu, NULL);
     a.counters.node_ready = -1;
     a.queue = workqueue_new(200, 30000);
-    pthread_t sig;
-    pthread_create(&sig, NULL, signal_thread, a.queue);
-    pthread_detach(sig);
+    daemon_shutdown_on_signal(a.queue);
     int r = run(&a, &err);
     if (r < 0)
         log_error("%s", rerr_msg(err));

@@ -1,6 +1,7 @@
 /* reaper-controller: reconciles ReaperPod, ReaperOverlay and ReaperDaemonJob (docs/controller.md).
  */
 #include "cleanup.h"
+#include "daemon.h"
 #include "controller.h"
 #include "kjson.h"
 #include "log.h"
@@ -32,18 +33,6 @@ static void usage(FILE *f)
             "  [--placeholder-image IMAGE] [--leader-elect=true|false] [--lease-namespace NS]\n"
             "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--identity ID]\n"
             "  [--log-level error|warn|info|debug] [--version]\n");
-}
-
-static int parse_level(const char *s, enum log_level *out)
-{
-    static const char *const names[] = {"error", "warn", "info", "debug"};
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        if (strcmp(s, names[i]) == 0) {
-            *out = (enum log_level)i;
-            return 0;
-        }
-    }
-    return -EINVAL;
 }
 
 static int parse_seconds(const char *s, unsigned *out)
@@ -102,7 +91,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->identity = optarg;
             break;
         case 'l':
-            bad |= parse_level(optarg, &o->level) < 0;
+            bad |= log_level_parse(optarg, &o->level) < 0;
             break;
         case 'v':
             printf("reaper-controller %s\n", REAPER_VERSION);
@@ -121,21 +110,6 @@ static int parse_opts(int argc, char **argv, struct opts *o)
     return 0;
 }
 
-/* The only place signals are handled: a thread in sigwait, so no work runs in a handler. */
-static void *signal_thread(void *arg)
-{
-    struct workqueue *q = arg;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    int sig;
-    if (sigwait(&set, &sig) == 0)
-        log_info("signal %d: shutting down", sig);
-    workqueue_shutdown(q);
-    return NULL;
-}
-
 static void on_lost(void *ud)
 {
     atomic_store(&g_lost, true);
@@ -149,12 +123,7 @@ static struct kube_informer *start_informer(struct controller *c, size_t slot,
     struct kube_informer_opts io = {.resource = r, .namespace = ns, .label_selector = selector};
     c->handler_ctx[slot] = (struct controller_handler_ctx){c, r};
     struct kube_handlers h = controller_handlers(&c->handler_ctx[slot]);
-    struct kube_informer *inf = kube_informer_new(c->client, &io, &h);
-    if (kube_informer_start(inf, err) < 0) {
-        kube_informer_free(inf);
-        return NULL;
-    }
-    return inf;
+    return kube_informer_run(c->client, &io, &h, err);
 }
 
 static int start_informers(struct controller *c, rerr **err)
@@ -276,12 +245,7 @@ int main(int argc, char **argv)
                                     : getenv("POD_NAME") ? xstrdup(getenv("POD_NAME"))
                                                          : xasprintf("%s_%d", host, (int)getpid());
     o.identity = identity;
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
-    signal(SIGPIPE, SIG_IGN);
+    daemon_block_signals(); /* inherited by every thread started below */
     _cleanup_rerr_ rerr *err = NULL;
     struct kube_config *cfg = NULL;
     struct kube_client *client = NULL;
@@ -294,9 +258,7 @@ int main(int argc, char **argv)
                            .rpod_opts = {o.runtime_class, o.image},
                            .namespace = o.namespace};
     c.recorder = kube_recorder_new(client, "reaper-controller", identity);
-    pthread_t sig;
-    pthread_create(&sig, NULL, signal_thread, c.queue);
-    pthread_detach(sig);
+    daemon_shutdown_on_signal(c.queue);
     int r = run(&c, &o, &err);
     if (r < 0)
         log_error("%s", rerr_msg(err));

@@ -66,3 +66,16 @@ def cri(containerd):
     errors = client.cleanup()
     client.close()
     assert not errors, f"CRI teardown failed: {errors}"
+
+
+# ---- the fake Kubernetes API server (controller and agent tests) ----
+from kubeapi.fake_apiserver import FakeApiServer  # noqa: E402
+
+
+@pytest.fixture
+def api():
+    """An in-process API server following the real one's semantics; validates CRs against
+    deploy/crds."""
+    server = FakeApiServer(bookmark_interval=0.5, crd_dir=REPO / "deploy/crds").start()
+    yield server
+    server.stop()

@@ -12,7 +12,6 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, REPO
-from kubeapi.fake_apiserver import FakeApiServer
 from kubeapi.helpers import wait_for
 from runtime_env import rt  # noqa: F401 - fixture
 
@@ -69,13 +68,6 @@ class Agent:
 
     def text(self):
         return self.log.read_text()
-
-
-@pytest.fixture
-def api():
-    server = FakeApiServer(bookmark_interval=0.5, crd_dir=REPO / "deploy/crds").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

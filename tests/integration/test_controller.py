@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from conftest import BUILD, REPO
-from kubeapi.fake_apiserver import ApiError, FakeApiServer
+from conftest import BUILD
+from kubeapi.fake_apiserver import ApiError
 from kubeapi.helpers import wait_for
 
 pytestmark = pytest.mark.controller
@@ -36,13 +36,6 @@ class Ctl:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
-
-
-@pytest.fixture
-def api():
-    server = FakeApiServer(bookmark_interval=0.5, crd_dir=REPO / "deploy/crds").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

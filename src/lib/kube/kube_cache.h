@@ -43,6 +43,9 @@ struct kube_informer;
 struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o,
                                         const struct kube_handlers *h);
 int kube_informer_start(struct kube_informer *inf, rerr **err);
+/* new + start; NULL (and nothing left running) on failure. */
+struct kube_informer *kube_informer_run(struct kube_client *c, const struct kube_informer_opts *o,
+                                        const struct kube_handlers *h, rerr **err);
 /* Block until the first LIST has been applied (true) or timeout/stop (false). */
 bool kube_informer_wait_synced(struct kube_informer *inf, unsigned timeout_ms);
 json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char *name);

@@ -156,6 +156,17 @@ int kube_informer_start(struct kube_informer *inf, rerr **err)
     return 0;
 }
 
+struct kube_informer *kube_informer_run(struct kube_client *c, const struct kube_informer_opts *o,
+                                        const struct kube_handlers *h, rerr **err)
+{
+    struct kube_informer *inf = kube_informer_new(c, o, h);
+    if (kube_informer_start(inf, err) < 0) {
+        kube_informer_free(inf);
+        return NULL;
+    }
+    return inf;
+}
+
 bool kube_informer_wait_synced(struct kube_informer *inf, unsigned timeout_ms)
 {
     struct timespec dl = deadline_after_ms(timeout_ms);
