@@ -13,6 +13,7 @@ renders the chart with its default values and compares it with kustomize's outpu
 """
 import os
 import pathlib
+import re
 import sys
 
 import yaml
@@ -52,7 +53,7 @@ CTL = f"{NODE_POD}.containers[0]"
 # manifest → (condition or None, {field path: template text})
 SUBSTITUTIONS = {
     "node/runtimeclass.yaml": (".Values.runtimeClass.create", {}),
-    "node/configmap.yaml": (None, {"data.reaper.conf": REAPER_CONF.rstrip("\n")}),
+    "node/configmap.yaml": (None, {'data["reaper.conf"]': REAPER_CONF.rstrip("\n")}),
     "node/daemonset.yaml": (None, {
         f"{INSTALL}.image": image("node"),
         f"{INSTALL}.imagePullPolicy": quoted(".Values.node.image.pullPolicy"),
@@ -95,16 +96,12 @@ NAMESPACE = "reaper-system"
 RELEASE_NS = "{{ .Release.Namespace }}"
 
 
+PATH_PART = re.compile(r'\["([^"]+)"\]|\[(\d+)\]|([^.\[\]]+)')
+
+
 def _walk(doc, path):
-    """Parent container and key for a dotted path with [i] indexes ("a.b[0].c")."""
-    parts = []
-    for part in path.split("."):
-        name, _, idx = part.partition("[")
-        parts.append(name)
-        if idx:
-            parts.append(int(idx.rstrip("]")))
-    if parts[:2] == ["data", "reaper"]:  # the one key that contains a dot
-        parts = ["data", "reaper.conf"]
+    """Parent container and key for a path: a.b[0].c, with ["x.y"] for keys holding dots."""
+    parts = [q if q else int(i) if i else name for q, i, name in PATH_PART.findall(path)]
     node = doc
     for p in parts[:-1]:
         node = node[p]

@@ -76,8 +76,11 @@ struct agent_counters {
     bool synced;                   /* informers listed: /readyz */
 };
 void agent_counters_error(struct agent_counters *c, enum agent_component comp);
+/* ++*field under c->mu (field points into c). */
+void agent_counters_inc(struct agent_counters *c, uint64_t *field);
 
-/* Prometheus text exposition (version 0.0.4) of a snapshot and the counters. */
+/* Prometheus text exposition (version 0.0.4) of a snapshot and the counters (caller holds
+ * c->mu or owns c). */
 char *metrics_render(const struct node_snapshot *s, const struct agent_counters *c,
                      const char *version);
 

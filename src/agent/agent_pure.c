@@ -27,6 +27,13 @@ void agent_counters_error(struct agent_counters *c, enum agent_component comp)
     pthread_mutex_unlock(&c->mu);
 }
 
+void agent_counters_inc(struct agent_counters *c, uint64_t *field)
+{
+    pthread_mutex_lock(&c->mu);
+    (*field)++;
+    pthread_mutex_unlock(&c->mu);
+}
+
 void node_snapshot_free(struct node_snapshot *s)
 {
     for (size_t i = 0; i < s->n_workloads; i++) {

@@ -9,6 +9,22 @@
 #define RESET_REQUEST  "reaper.io/reset-request"
 #define CONDITION_TYPE "ReaperReady"
 
+/* obj.status.<key> as an array, creating status and the array if missing. */
+static json_t *status_array(json_t *obj, const char *key)
+{
+    json_t *status = json_object_get(obj, "status");
+    if (!json_is_object(status)) {
+        status = json_object();
+        json_object_set_new(obj, "status", status);
+    }
+    json_t *arr = json_object_get(status, key);
+    if (!json_is_array(arr)) {
+        arr = json_array();
+        json_object_set_new(status, key, arr);
+    }
+    return arr;
+}
+
 static json_int_t reset_generation(const json_t *obj)
 {
     return json_integer_value(json_object_get(json_object_get(obj, "spec"), "resetGeneration"));
@@ -113,16 +129,7 @@ int overlay_upsert_entry(json_t *obj, const json_t *entry)
     json_t *old = find_entry(obj, node, &idx);
     if (old && json_equal(old, entry))
         return 1;
-    json_t *status = json_object_get(obj, "status");
-    if (!json_is_object(status)) {
-        status = json_object();
-        json_object_set_new(obj, "status", status);
-    }
-    json_t *nodes = json_object_get(status, "nodes");
-    if (!json_is_array(nodes)) {
-        nodes = json_array();
-        json_object_set_new(status, "nodes", nodes);
-    }
+    json_t *nodes = status_array(obj, "nodes");
     if (old)
         json_array_set(nodes, idx, (json_t *)entry);
     else
@@ -185,16 +192,7 @@ static bool same_condition(const json_t *a, const json_t *b)
 
 int node_upsert_condition(json_t *node, const json_t *cond)
 {
-    json_t *status = json_object_get(node, "status");
-    if (!json_is_object(status)) {
-        status = json_object();
-        json_object_set_new(node, "status", status);
-    }
-    json_t *conds = json_object_get(status, "conditions");
-    if (!json_is_array(conds)) {
-        conds = json_array();
-        json_object_set_new(status, "conditions", conds);
-    }
+    json_t *conds = status_array(node, "conditions");
     size_t i;
     json_t *c;
     json_array_foreach(conds, i, c)

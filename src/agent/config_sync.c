@@ -40,9 +40,7 @@ int agent_config_sync(struct agent *a, rerr **err)
         if (r == 0) {
             log_info("wrote %s from configmap %s/%s", a->o.config_path, a->o.config_namespace,
                      a->o.config_map);
-            pthread_mutex_lock(&a->counters.mu);
-            a->counters.config_syncs++;
-            pthread_mutex_unlock(&a->counters.mu);
+            agent_counters_inc(&a->counters, &a->counters.config_syncs);
         }
     }
     json_decref(cm);

@@ -10,13 +10,6 @@
 #include "scan.h"
 #include "util.h"
 
-static void count_removed(struct agent *a, uint64_t *field)
-{
-    pthread_mutex_lock(&a->counters.mu);
-    (*field)++;
-    pthread_mutex_unlock(&a->counters.mu);
-}
-
 static void gc_states(struct agent *a, const struct node_snapshot *s)
 {
     for (size_t i = 0; i < s->n_workloads; i++) {
@@ -31,7 +24,7 @@ static void gc_states(struct agent *a, const struct node_snapshot *s)
             agent_counters_error(&a->counters, COMP_GC);
         } else {
             log_info("gc: removed stale state %s (process gone, bundle gone)", w->id);
-            count_removed(a, &a->counters.gc_removed_states);
+            agent_counters_inc(&a->counters, &a->counters.gc_removed_states);
         }
         rerr_free(e);
     }
@@ -72,7 +65,7 @@ static void gc_overlays(struct agent *a, const struct node_snapshot *s)
             agent_counters_error(&a->counters, COMP_GC);
         } else {
             log_info("gc: removed overlay %s (namespace %s deleted)", o->key, o->k8s_namespace);
-            count_removed(a, &a->counters.gc_removed_overlays);
+            agent_counters_inc(&a->counters, &a->counters.gc_removed_overlays);
         }
         rerr_free(e);
     }
@@ -81,15 +74,13 @@ static void gc_overlays(struct agent *a, const struct node_snapshot *s)
 int agent_gc(struct agent *a, rerr **err)
 {
     struct node_snapshot s;
-    if (node_scan(&a->cfg, a->o.proc, &s, err) < 0) {
+    if (node_scan(&a->cfg, a->o.proc, SCAN_WORKLOADS | SCAN_OVERLAYS, &s, err) < 0) {
         agent_counters_error(&a->counters, COMP_SCAN);
         return -EIO;
     }
     gc_states(a, &s);
     gc_overlays(a, &s);
     node_snapshot_free(&s);
-    pthread_mutex_lock(&a->counters.mu);
-    a->counters.gc_runs++;
-    pthread_mutex_unlock(&a->counters.mu);
+    agent_counters_inc(&a->counters, &a->counters.gc_runs);
     return 0;
 }

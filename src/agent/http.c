@@ -38,16 +38,15 @@ static char *metrics(struct agent *a)
 {
     struct node_snapshot s;
     rerr *e = NULL;
-    if (node_scan(&a->cfg, a->o.proc, &s, &e) < 0) {
+    if (node_scan(&a->cfg, a->o.proc, SCAN_ALL, &s, &e) < 0) {
         log_warn("metrics: %s", rerr_msg(e));
         rerr_free(e);
         agent_counters_error(&a->counters, COMP_SCAN);
         s = (struct node_snapshot){0};
     }
     pthread_mutex_lock(&a->counters.mu);
-    struct agent_counters copy = a->counters;
+    char *text = metrics_render(&s, &a->counters, REAPER_VERSION);
     pthread_mutex_unlock(&a->counters.mu);
-    char *text = metrics_render(&s, &copy, REAPER_VERSION);
     node_snapshot_free(&s);
     return text;
 }

@@ -230,15 +230,9 @@ static void work(struct agent *a)
     char *key;
     while ((key = workqueue_get(a->queue, UINT64_MAX)) != NULL) {
         rerr *e = NULL;
-        if (process(a, key, &e) < 0) {
-            uint64_t d = workqueue_add_rate_limited(a->queue, key);
-            log_warn("%s (retry in %llu ms)", rerr_msg(e), (unsigned long long)d);
-            rerr_free(e);
-        } else {
-            workqueue_forget(a->queue, key);
+        int r = process(a, key, &e); /* sets e: evaluate before passing it */
+        if (workqueue_settle(a->queue, key, r, e) == 0)
             requeue_periodic(a, key);
-        }
-        workqueue_done(a->queue, key);
         free(key);
     }
 }

@@ -45,24 +45,20 @@ static char *check_binaries(const struct agent *a)
     return NULL;
 }
 
-/* A table header `[...runtimes.<name>]` (any quoting) outside comments. */
+/* A table header `[...runtimes.<name>]` (bare or quoted name) at the start of a line. */
 static bool has_runtime_table(const char *text, const char *name)
 {
     _cleanup_free_ char *bare = xasprintf("runtimes.%s]", name);
     _cleanup_free_ char *quoted = xasprintf("runtimes.\"%s\"]", name);
     _cleanup_free_ char *single = xasprintf("runtimes.'%s']", name);
-    for (const char *line = text; line && *line;
-         line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
-        while (*line == ' ' || *line == '\t')
-            line++;
-        if (*line != '[')
-            continue;
-        size_t len = strcspn(line, "\n");
-        _cleanup_free_ char *l = xstrndup(line, len);
-        char *end = l + strlen(l);
-        while (end > l && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+    _cleanup_strv_ char **lines = strv_split(text, "\n");
+    for (char **l = lines; l && *l; l++) {
+        char *line = *l + strspn(*l, " \t");
+        char *end = line + strlen(line);
+        while (end > line && strchr(" \t\r", end[-1]))
             *--end = '\0';
-        if (str_endswith(l, bare) || str_endswith(l, quoted) || str_endswith(l, single))
+        if (*line == '[' &&
+            (str_endswith(line, bare) || str_endswith(line, quoted) || str_endswith(line, single)))
             return true;
     }
     return false;

@@ -40,7 +40,7 @@ static enum op_result destroy(struct agent *a, const char *ns, const char *name,
     }
     struct node_snapshot s;
     rerr *e = NULL;
-    if (node_scan(&a->cfg, a->o.proc, &s, &e) < 0) {
+    if (node_scan(&a->cfg, a->o.proc, SCAN_WORKLOADS, &s, &e) < 0) {
         *message = xasprintf("scan: %s", rerr_msg(e));
         rerr_free(e);
         return RES_ERROR;
@@ -68,9 +68,8 @@ static void count_op(struct agent *a, enum overlay_action act, enum op_result re
 {
     if (act != OVA_RESET && act != OVA_DELETE)
         return;
-    pthread_mutex_lock(&a->counters.mu);
-    a->counters.overlay_ops[act == OVA_RESET ? OVL_RESET : OVL_DELETE][res]++;
-    pthread_mutex_unlock(&a->counters.mu);
+    agent_counters_inc(&a->counters,
+                       &a->counters.overlay_ops[act == OVA_RESET ? OVL_RESET : OVL_DELETE][res]);
     if (res == RES_ERROR)
         agent_counters_error(&a->counters, COMP_OVERLAY);
 }

@@ -100,7 +100,7 @@ static bool is_dir(const char *path)
 }
 
 static void add_overlay(const struct reaper_config *cfg, struct node_snapshot *s, const char *ns,
-                        const char *name, const char *dir)
+                        const char *name, const char *dir, bool sizes)
 {
     _cleanup_free_ char *upper = xasprintf("%s/upper", dir);
     if (!is_dir(upper))
@@ -111,14 +111,14 @@ static void add_overlay(const struct reaper_config *cfg, struct node_snapshot *s
     o->key = name ? xasprintf("%s_%s", ns, name) : xstrdup(ns);
     o->k8s_namespace = xstrdup(ns);
     o->name = name ? xstrdup(name) : NULL;
-    o->upper_bytes = disk_usage(upper);
+    o->upper_bytes = sizes ? disk_usage(upper) : 0;
     _cleanup_free_ char *pin = xasprintf("%s/ns/%s", cfg->runtime_root, o->key);
     struct statfs fs;
     o->pinned = statfs(pin, &fs) == 0 && (unsigned long)fs.f_type == NSFS_MAGIC_VALUE;
 }
 
 /* <base>/<key>/upper is the namespace overlay, <base>/<key>/<name>/upper a named one. */
-static void scan_overlays(const struct reaper_config *cfg, struct node_snapshot *s)
+static void scan_overlays(const struct reaper_config *cfg, struct node_snapshot *s, bool sizes)
 {
     DIR *d = opendir(cfg->overlay_base);
     struct dirent *de;
@@ -126,7 +126,7 @@ static void scan_overlays(const struct reaper_config *cfg, struct node_snapshot 
         if (de->d_name[0] == '.')
             continue;
         _cleanup_free_ char *dir = xasprintf("%s/%s", cfg->overlay_base, de->d_name);
-        add_overlay(cfg, s, de->d_name, NULL, dir);
+        add_overlay(cfg, s, de->d_name, NULL, dir, sizes);
         DIR *sub = opendir(dir);
         struct dirent *se;
         while (sub && (se = readdir(sub)) != NULL) {
@@ -134,7 +134,7 @@ static void scan_overlays(const struct reaper_config *cfg, struct node_snapshot 
                 strcmp(se->d_name, "work") == 0)
                 continue;
             _cleanup_free_ char *named = xasprintf("%s/%s", dir, se->d_name);
-            add_overlay(cfg, s, de->d_name, se->d_name, named);
+            add_overlay(cfg, s, de->d_name, se->d_name, named, sizes);
         }
         if (sub)
             closedir(sub);
@@ -186,15 +186,17 @@ static void scan_shims(const char *proc, struct node_snapshot *s)
         closedir(d);
 }
 
-int node_scan(const struct reaper_config *cfg, const char *proc, struct node_snapshot *out,
-              rerr **err)
+int node_scan(const struct reaper_config *cfg, const char *proc, unsigned what,
+              struct node_snapshot *out, rerr **err)
 {
     *out = (struct node_snapshot){0};
-    if (scan_workloads(cfg, out, err) < 0) {
+    if ((what & SCAN_WORKLOADS) && scan_workloads(cfg, out, err) < 0) {
         node_snapshot_free(out);
         return -EIO;
     }
-    scan_overlays(cfg, out);
-    scan_shims(proc ? proc : "/proc", out);
+    if (what & SCAN_OVERLAYS)
+        scan_overlays(cfg, out, what & SCAN_SIZES);
+    if (what & SCAN_SHIMS)
+        scan_shims(proc ? proc : "/proc", out);
     return 0;
 }

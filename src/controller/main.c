@@ -166,15 +166,9 @@ static void work(struct controller *c, struct leader_elector *le)
             break;
         }
         rerr *e = NULL;
-        if (controller_reconcile(c, key, &e) < 0) {
-            uint64_t d = workqueue_add_rate_limited(c->queue, key);
-            log_warn("%s (retry in %llu ms)", rerr_msg(e), (unsigned long long)d);
-            rerr_free(e);
-        } else {
-            workqueue_forget(c->queue, key);
+        int r = controller_reconcile(c, key, &e); /* sets e: evaluate before passing it */
+        if (workqueue_settle(c->queue, key, r, e) == 0)
             log_debug("reconciled %s", key);
-        }
-        workqueue_done(c->queue, key);
         free(key);
     }
 }

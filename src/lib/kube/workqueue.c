@@ -1,5 +1,6 @@
 #include "workqueue.h"
 #include "backoff.h"
+#include "log.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -227,4 +228,17 @@ size_t workqueue_len(struct workqueue *q)
     size_t n = json_array_size(q->ready_order);
     pthread_mutex_unlock(&q->mu);
     return n;
+}
+
+int workqueue_settle(struct workqueue *q, const char *key, int r, rerr *e)
+{
+    if (r < 0) {
+        uint64_t d = workqueue_add_rate_limited(q, key);
+        log_warn("%s (retry in %llu ms)", rerr_msg(e), (unsigned long long)d);
+    } else {
+        workqueue_forget(q, key);
+    }
+    rerr_free(e);
+    workqueue_done(q, key);
+    return r;
 }

@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "err.h"
+
 struct workqueue;
 
 struct workqueue *workqueue_new(uint64_t base_delay_ms, uint64_t max_delay_ms);
@@ -24,6 +26,9 @@ unsigned workqueue_failures(struct workqueue *q, const char *key);
  * (UINT64_MAX: forever). NULL on timeout or after shutdown. */
 char *workqueue_get(struct workqueue *q, uint64_t timeout_ms);
 void workqueue_done(struct workqueue *q, const char *key);
+/* After a worker handled key with result r (error e, consumed): on failure requeue it rate-limited
+ * and log why, else forget its failures; then workqueue_done. Returns r. */
+int workqueue_settle(struct workqueue *q, const char *key, int r, rerr *e);
 /* Wake every waiter; get() returns NULL from now on. */
 void workqueue_shutdown(struct workqueue *q);
 bool workqueue_is_shutdown(struct workqueue *q);
