@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "err.h"
 #include "state.h"
 
 /* One runtime state directory. */
@@ -58,7 +59,6 @@ enum agent_component {
     COMP_SCAN,
     COMP_COUNT,
 };
-const char *agent_component_name(enum agent_component c);
 
 enum overlay_op { OVL_RESET, OVL_DELETE, OVL_OP_COUNT };
 enum op_result { RES_OK, RES_REFUSED, RES_ERROR, RES_COUNT };
@@ -102,7 +102,7 @@ enum overlay_action overlay_action(const json_t *obj, const char *node);
 json_t *overlay_entry(const json_t *obj, const char *node, enum overlay_action a,
                       enum op_result result, const char *message, const char *now);
 /* Put entry into obj's status.nodes[] (replacing this node's). Returns 1 if nothing changed. */
-int overlay_upsert_entry(json_t *obj, const json_t *entry);
+_must_check_ int overlay_upsert_entry(json_t *obj, const json_t *entry);
 
 /* Node condition ReaperReady from the three checks. */
 struct node_checks {
@@ -114,7 +114,7 @@ struct node_checks {
  * lastTransitionTime is kept from prev when the status did not change. */
 json_t *node_condition(const struct node_checks *c, const json_t *prev, const char *now);
 /* Replace/insert the ReaperReady condition in a Node's status.conditions. 1 if unchanged. */
-int node_upsert_condition(json_t *node, const json_t *cond);
+_must_check_ int node_upsert_condition(json_t *node, const json_t *cond);
 
 /* The ConfigMap's reaper.conf, or NULL if the object has none. */
 const char *config_map_reaper_conf(const json_t *cm);

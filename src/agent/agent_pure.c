@@ -13,11 +13,6 @@ static const char *const component_names[COMP_COUNT] = {"gc", "overlay", "condit
 static const char *const op_names[OVL_OP_COUNT] = {"reset", "delete"};
 static const char *const result_names[RES_COUNT] = {"ok", "refused", "error"};
 
-const char *agent_component_name(enum agent_component c)
-{
-    return c < COMP_COUNT ? component_names[c] : "unknown";
-}
-
 void agent_counters_error(struct agent_counters *c, enum agent_component comp)
 {
     struct timespec ts;

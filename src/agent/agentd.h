@@ -5,9 +5,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "agent.h"
 #include "config.h"
-#include "kube_cache.h"
+#include "kube_informer.h"
 #include "kube_client.h"
 #include "workqueue.h"
 
@@ -44,10 +45,11 @@ struct agent {
 #define KEY_CONFIG    "config"
 #define KEY_OVERLAY   "rovl/" /* + ns/name */
 
-int agent_gc(struct agent *a, rerr **err);
-int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, rerr **err);
-int agent_condition(struct agent *a, rerr **err);
-int agent_config_sync(struct agent *a, rerr **err);
+_must_check_ int agent_gc(struct agent *a, rerr **err);
+_must_check_ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name,
+                                         rerr **err);
+_must_check_ int agent_condition(struct agent *a, rerr **err);
+_must_check_ int agent_config_sync(struct agent *a, rerr **err);
 
 /* HTTP: /healthz, /readyz, /metrics only. */
 struct http_server;

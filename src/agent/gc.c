@@ -74,9 +74,10 @@ static void gc_overlays(struct agent *a, const struct node_snapshot *s)
 int agent_gc(struct agent *a, rerr **err)
 {
     struct node_snapshot s;
-    if (node_scan(&a->cfg, a->o.proc, SCAN_WORKLOADS | SCAN_OVERLAYS, &s, err) < 0) {
+    int r = node_scan(&a->cfg, a->o.proc, SCAN_WORKLOADS | SCAN_OVERLAYS, &s, err);
+    if (r < 0) {
         agent_counters_error(&a->counters, COMP_SCAN);
-        return -EIO;
+        return r;
     }
     gc_states(a, &s);
     gc_overlays(a, &s);

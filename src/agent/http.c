@@ -83,7 +83,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 }
 
 /* "ADDR:PORT" or ":PORT" (all IPv4 addresses). */
-static int parse_listen(const char *s, struct sockaddr_in *sa, rerr **err)
+static _must_check_ int parse_listen(const char *s, struct sockaddr_in *sa, rerr **err)
 {
     const char *colon = strrchr(s, ':');
     int64_t port;

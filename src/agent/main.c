@@ -170,23 +170,23 @@ static struct kube_informer *informer(struct agent *a, const struct kube_resourc
     return kube_informer_run(a->client, &io, &h, err);
 }
 
-static int start_informers(struct agent *a, rerr **err)
+static _must_check_ int start_informers(struct agent *a, rerr **err)
 {
     a->overlays = informer(a, &REAPER_OVERLAYS, NULL,
                            (struct kube_handlers){enqueue_overlay, overlay_update, NULL, a}, err);
     if (a->overlays == NULL)
-        return -EIO;
+        return rerr_code(err);
     /* Only deletions matter: a deleted namespace may leave an orphaned overlay. */
     a->namespaces =
         informer(a, &KUBE_NAMESPACES, NULL, (struct kube_handlers){NULL, NULL, enqueue_gc, a}, err);
     if (a->namespaces == NULL)
-        return -EIO;
+        return rerr_code(err);
     if (*a->o.config_map) {
         a->configmaps =
             informer(a, &KUBE_CONFIGMAPS, a->o.config_namespace,
                      (struct kube_handlers){enqueue_config, config_update, NULL, a}, err);
         if (a->configmaps == NULL)
-            return -EIO;
+            return rerr_code(err);
     }
     return 0;
 }
@@ -200,7 +200,7 @@ static void stop_informers(struct agent *a)
 
 /* ---- the worker ---- */
 
-static int process(struct agent *a, const char *key, rerr **err)
+static _must_check_ int process(struct agent *a, const char *key, rerr **err)
 {
     if (strcmp(key, KEY_GC) == 0)
         return agent_gc(a, err);
@@ -254,13 +254,16 @@ static void *sync_thread(void *ud)
     return NULL;
 }
 
-static int connect_api(struct agent *a, rerr **err)
+static _must_check_ int connect_api(struct agent *a, rerr **err)
 {
     struct kube_config *kc = NULL;
-    if (kube_config_load(a->o.kubeconfig, &kc, err) < 0 || kube_client_new(kc, &a->client, err) < 0)
-        return -EIO;
-    if (start_informers(a, err) < 0)
-        return -EIO;
+    int r = kube_config_load(a->o.kubeconfig, &kc, err);
+    if (r == 0)
+        r = kube_client_new(kc, &a->client, err);
+    if (r == 0)
+        r = start_informers(a, err);
+    if (r < 0)
+        return r;
     pthread_t t;
     pthread_create(&t, NULL, sync_thread, a);
     pthread_detach(t);
@@ -268,11 +271,11 @@ static int connect_api(struct agent *a, rerr **err)
     return 0;
 }
 
-static int run(struct agent *a, rerr **err)
+static _must_check_ int run(struct agent *a, rerr **err)
 {
     struct http_server *h = http_start(a, a->o.listen, err);
     if (h == NULL)
-        return -EIO;
+        return rerr_code(err);
     int r = 0;
     if (a->o.standalone) {
         a->counters.synced = true;
@@ -314,7 +317,7 @@ int main(int argc, char **argv)
     int pr = parse_opts(argc, argv, &a.o, &level);
     if (pr != 0)
         return pr > 0 ? 0 : 2;
-    log_init("reaper-agent", NULL, false, level);
+    log_init_stderr("reaper-agent", level);
     daemon_block_signals(); /* inherited by every thread started below */
     _cleanup_rerr_ rerr *err = NULL;
     if (config_load(&a.cfg, NULL, environ, &err) < 0) {

@@ -104,7 +104,7 @@ struct condition_write {
     bool heartbeat_due;
 };
 
-static int write_condition(json_t *node, void *ud, rerr **err)
+static _must_check_ int write_condition(json_t *node, void *ud, rerr **err)
 {
     (void)err;
     struct condition_write *w = ud;

@@ -19,7 +19,7 @@ struct entry_write {
 };
 
 /* kube_modify callback: recompute the entry against the object as read now. */
-static int write_entry(json_t *obj, void *ud, rerr **err)
+static _must_check_ int write_entry(json_t *obj, void *ud, rerr **err)
 {
     (void)err;
     struct entry_write *w = ud;

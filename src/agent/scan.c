@@ -65,7 +65,8 @@ static void scan_workload(const struct reaper_config *cfg, const char *id, struc
     state_free(st);
 }
 
-static int scan_workloads(const struct reaper_config *cfg, struct node_snapshot *s, rerr **err)
+static _must_check_ int scan_workloads(const struct reaper_config *cfg, struct node_snapshot *s,
+                                       rerr **err)
 {
     _cleanup_strv_ char **ids = NULL;
     int n = state_list(cfg->runtime_root, &ids, err);
@@ -190,9 +191,10 @@ int node_scan(const struct reaper_config *cfg, const char *proc, unsigned what,
               struct node_snapshot *out, rerr **err)
 {
     *out = (struct node_snapshot){0};
-    if ((what & SCAN_WORKLOADS) && scan_workloads(cfg, out, err) < 0) {
+    int r = (what & SCAN_WORKLOADS) ? scan_workloads(cfg, out, err) : 0;
+    if (r < 0) {
         node_snapshot_free(out);
-        return -EIO;
+        return r;
     }
     if (what & SCAN_OVERLAYS)
         scan_overlays(cfg, out, what & SCAN_SIZES);

@@ -15,8 +15,8 @@ enum scan_what {
     SCAN_ALL = 15,
 };
 /* proc: "/proc" (NULL) or another procfs mount. */
-int node_scan(const struct reaper_config *cfg, const char *proc, unsigned what,
-              struct node_snapshot *out, rerr **err);
+_must_check_ int node_scan(const struct reaper_config *cfg, const char *proc, unsigned what,
+                           struct node_snapshot *out, rerr **err);
 /* The overlay_paths key of <ns>[/<name>] under cfg's isolation mode (NULL on a bad name). */
 char *overlay_key_for(const struct reaper_config *cfg, const char *ns, const char *name);
 

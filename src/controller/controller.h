@@ -5,8 +5,9 @@
 
 #include <jansson.h>
 
+#include "err.h"
 #include "kube_events.h"
-#include "kube_cache.h"
+#include "kube_informer.h"
 #include "kube_client.h"
 #include "leader.h"
 #include "reconcile.h"
@@ -37,15 +38,18 @@ void controller_enqueue(struct controller *c, const char *kind, const char *ns, 
 /* Informer handlers for each resource (handlers.c). */
 struct kube_handlers controller_handlers(struct controller_handler_ctx *h);
 /* Process one queue key; <0 means requeue with backoff. */
-int controller_reconcile(struct controller *c, const char *key, rerr **err);
+_must_check_ int controller_reconcile(struct controller *c, const char *key, rerr **err);
 
-int reconcile_reaperpod(struct controller *c, const char *ns, const char *name, rerr **err);
-int reconcile_reaperoverlay(struct controller *c, const char *ns, const char *name, rerr **err);
-int reconcile_reaperdaemonjob(struct controller *c, const char *ns, const char *name, rerr **err);
+_must_check_ int reconcile_reaperpod(struct controller *c, const char *ns, const char *name,
+                                     rerr **err);
+_must_check_ int reconcile_reaperoverlay(struct controller *c, const char *ns, const char *name,
+                                         rerr **err);
+_must_check_ int reconcile_reaperdaemonjob(struct controller *c, const char *ns, const char *name,
+                                           rerr **err);
 
 /* PUT /status with `status` unless it already equals the object's status. */
-int update_status(struct controller *c, const struct kube_resource *r, const json_t *obj,
-                  json_t *status, rerr **err);
+_must_check_ int update_status(struct controller *c, const struct kube_resource *r,
+                               const json_t *obj, json_t *status, rerr **err);
 /* Cached objects of an informer in namespace ns satisfying pred (new array). */
 json_t *cache_select(struct kube_informer *inf, const char *ns,
                      bool (*pred)(const json_t *obj, const void *arg), const void *arg);

@@ -126,7 +126,7 @@ static struct kube_informer *start_informer(struct controller *c, size_t slot,
     return kube_informer_run(c->client, &io, &h, err);
 }
 
-static int start_informers(struct controller *c, rerr **err)
+static _must_check_ int start_informers(struct controller *c, rerr **err)
 {
     struct kube_informer **slots[] = {&c->nodes, &c->overlays, &c->jobs, &c->rpods, &c->pods};
     const struct kube_resource *res[] = {&KUBE_NODES, &REAPER_OVERLAYS, &REAPER_DAEMONJOBS,
@@ -200,7 +200,7 @@ static struct leader_elector *elect(struct controller *c, const struct opts *o, 
     return le;
 }
 
-static int run(struct controller *c, const struct opts *o, rerr **err)
+static _must_check_ int run(struct controller *c, const struct opts *o, rerr **err)
 {
     struct leader_elector *le = NULL;
     if (o->leader_elect) {
@@ -232,7 +232,7 @@ int main(int argc, char **argv)
     int pr = parse_opts(argc, argv, &o);
     if (pr != 0)
         return pr > 0 ? 0 : 2;
-    log_init("reaper-controller", NULL, false, o.level);
+    log_init_stderr("reaper-controller", o.level);
     char host[256] = "controller";
     gethostname(host, sizeof(host) - 1);
     _cleanup_free_ char *identity = o.identity           ? xstrdup(o.identity)

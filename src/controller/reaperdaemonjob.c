@@ -18,8 +18,8 @@ static bool any(const json_t *obj, const void *arg)
     return true;
 }
 
-static int apply_plan(struct controller *c, const json_t *job, const struct rdjob_plan *p,
-                      rerr **err)
+static _must_check_ int apply_plan(struct controller *c, const json_t *job,
+                                   const struct rdjob_plan *p, rerr **err)
 {
     const char *ns = kj_str(job, "metadata.namespace");
     size_t i;

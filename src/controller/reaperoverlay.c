@@ -28,7 +28,7 @@ static json_t *node_names(struct controller *c)
 }
 
 /* Add or drop our finalizer on the live object (retried on conflict). */
-static int edit_finalizer(json_t *obj, void *ud, rerr **err)
+static _must_check_ int edit_finalizer(json_t *obj, void *ud, rerr **err)
 {
     bool add = *(const bool *)ud;
     if (has_finalizer(obj, OVERLAY_FINALIZER) == add)
@@ -48,15 +48,15 @@ static int edit_finalizer(json_t *obj, void *ud, rerr **err)
     return 0;
 }
 
-static int set_finalizer(struct controller *c, const json_t *ovl, bool add, rerr **err)
+static _must_check_ int set_finalizer(struct controller *c, const json_t *ovl, bool add, rerr **err)
 {
     return kube_modify(c->client, &REAPER_OVERLAYS, kj_str(ovl, "metadata.namespace"),
                        kj_str(ovl, "metadata.name"), false, edit_finalizer, &add, NULL, err);
 }
 
 /* One merge patch of the annotations, guarded by resourceVersion. */
-static int patch_annotations(struct controller *c, const json_t *ovl, const struct rovl_plan *p,
-                             rerr **err)
+static _must_check_ int patch_annotations(struct controller *c, const json_t *ovl,
+                                          const struct rovl_plan *p, rerr **err)
 {
     json_t *ann = json_object();
     if (p->reset_request >= 0) {
@@ -72,7 +72,8 @@ static int patch_annotations(struct controller *c, const json_t *ovl, const stru
                       kj_str(ovl, "metadata.name"), NULL, KUBE_PATCH_MERGE, patch, NULL, err);
 }
 
-static int mark_rpods(struct controller *c, const char *ns, const json_t *names, rerr **err)
+static _must_check_ int mark_rpods(struct controller *c, const char *ns, const json_t *names,
+                                   rerr **err)
 {
     _cleanup_json_ json_t *patch =
         json_pack("{s:{s:{s:s}}}", "metadata", "annotations", ANN_RESET_REQUESTED_BY, "true");
@@ -90,7 +91,8 @@ static int mark_rpods(struct controller *c, const char *ns, const json_t *names,
 
 /* The rpod cache may not show our mark yet: re-read each candidate so that one failure
  * requests exactly one reset (a crash between the bump and the mark can still double it). */
-static int drop_marked(struct controller *c, const char *ns, struct rovl_plan *p, rerr **err)
+static _must_check_ int drop_marked(struct controller *c, const char *ns, struct rovl_plan *p,
+                                    rerr **err)
 {
     json_t *fresh = json_array();
     size_t i;
@@ -118,7 +120,8 @@ static int drop_marked(struct controller *c, const char *ns, struct rovl_plan *p
     return 0;
 }
 
-static int apply_policy(struct controller *c, const json_t *ovl, struct rovl_plan *p, rerr **err)
+static _must_check_ int apply_policy(struct controller *c, const json_t *ovl, struct rovl_plan *p,
+                                     rerr **err)
 {
     int r = drop_marked(c, kj_str(ovl, "metadata.namespace"), p, err);
     if (r < 0 || (p->reset_request < 0 && p->in_use < 0))

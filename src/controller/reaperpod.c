@@ -21,7 +21,7 @@ static bool still_current(struct controller *c, const json_t *rpod)
     return a && b && strcmp(a, b) == 0 && !is_deleting(live);
 }
 
-static int create_pod(struct controller *c, const json_t *rpod, rerr **err)
+static _must_check_ int create_pod(struct controller *c, const json_t *rpod, rerr **err)
 {
     if (!still_current(c, rpod))
         return 0; /* its replacement's events bring us back */
@@ -41,8 +41,8 @@ static int create_pod(struct controller *c, const json_t *rpod, rerr **err)
     return update_status(c, &REAPER_PODS, rpod, st, err);
 }
 
-static int wait_for_overlay(struct controller *c, const json_t *rpod, enum rpod_gate g,
-                            const json_t *ovl, rerr **err)
+static _must_check_ int wait_for_overlay(struct controller *c, const json_t *rpod, enum rpod_gate g,
+                                         const json_t *ovl, rerr **err)
 {
     json_t *st = rpod_waiting_status(rpod, g, ovl);
     if (!json_equal(st, kj_get(rpod, "status")))
@@ -52,7 +52,8 @@ static int wait_for_overlay(struct controller *c, const json_t *rpod, enum rpod_
 
 /* A Pod of our name that we do not own: the leftover of an earlier ReaperPod of the same name
  * (garbage collection is asynchronous; its deletion event brings us back) or a user's Pod. */
-static int foreign_pod(struct controller *c, const json_t *rpod, const json_t *pod, rerr **err)
+static _must_check_ int foreign_pod(struct controller *c, const json_t *rpod, const json_t *pod,
+                                    rerr **err)
 {
     bool leftover = false;
     size_t i;

@@ -22,14 +22,15 @@ int cli_usage(const char *verb, const char *fmt, ...) __attribute__((format(prin
  * getopt_long over a verb's argv (argv[0] is the verb). Returns the option character, -1 at the
  * end, or '?' after printing a usage error for an unknown option or missing argument.
  */
-int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts);
+_must_check_ int cli_getopt(int argc, char **argv, const char *shortopts,
+                            const struct option *longopts);
 /* Check that between min and max positional arguments remain; returns 0 or exit status 2. */
-int cli_positionals(const char *verb, int argc, char **argv, int min, int max);
+_must_check_ int cli_positionals(const char *verb, int argc, char **argv, int min, int max);
 
 /* Block the signals `run`/`exec` forward and return a signalfd for them. */
-int cli_signals_block(rerr **err);
+_must_check_ int cli_signals_block(rerr **err);
 /* Forward signals from sigfd to the process until it exits; *status is its exit status. */
-int cli_wait(pid_t pid, int pidfd, int sigfd, int *status, rerr **err);
+_must_check_ int cli_wait(pid_t pid, int pidfd, int sigfd, int *status, rerr **err);
 
 int cmd_create(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);

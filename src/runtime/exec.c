@@ -46,7 +46,7 @@ static int parse(int argc, char **argv, struct exec_args *a)
     return r;
 }
 
-static int load_process(const char *path, struct oci_process **proc, rerr **err)
+static _must_check_ int load_process(const char *path, struct oci_process **proc, rerr **err)
 {
     _cleanup_free_ char *json = NULL;
     size_t len;
@@ -57,7 +57,7 @@ static int load_process(const char *path, struct oci_process **proc, rerr **err)
     return r < 0 ? rerr_wrap(err, "%s", path) : 0;
 }
 
-static int run_exec(struct cli *cli, const char *id, struct exec_args *a, rerr **err)
+static _must_check_ int run_exec(struct cli *cli, const char *id, struct exec_args *a, rerr **err)
 {
     struct oci_process *proc = NULL;
     int r = load_process(a->process, &proc, err);

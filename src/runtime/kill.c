@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "cleanup.h"
 #include "container.h"
+#include "proc_tree.h"
 #include "process.h"
 
 #include <signal.h>

@@ -25,7 +25,7 @@ static void print_row(const struct container_state *st, enum container_status st
            st->bundle ? st->bundle : "", st->created ? st->created : "");
 }
 
-static int list_all(struct cli *cli, bool json, rerr **err)
+static _must_check_ int list_all(struct cli *cli, bool json, rerr **err)
 {
     _cleanup_strv_ char **ids = NULL;
     int r = state_list(cli->cfg.runtime_root, &ids, err);

@@ -29,7 +29,8 @@ static int parse(int argc, char **argv, struct container_create_opts *o)
 }
 
 /* Returns the workload's exit status, or a negative error. */
-static int run_container(struct cli *cli, const struct container_create_opts *o, rerr **err)
+static _must_check_ int run_container(struct cli *cli, const struct container_create_opts *o,
+                                      rerr **err)
 {
     _cleanup_close_ int sigfd = cli_signals_block(err);
     if (sigfd < 0)

@@ -1,5 +1,6 @@
 /* Waiting for a workload we are the parent of, forwarding our signals to it (run, exec). */
 #include "cli.h"
+#include "proc_tree.h"
 #include "process.h"
 
 #include <errno.h>
@@ -26,7 +27,7 @@ int cli_signals_block(rerr **err)
     return fd;
 }
 
-static int forward_one(int sigfd, pid_t pid, int pidfd, rerr **err)
+static _must_check_ int forward_one(int sigfd, pid_t pid, int pidfd, rerr **err)
 {
     struct signalfd_siginfo si;
     ssize_t n = read(sigfd, &si, sizeof(si));

@@ -65,7 +65,8 @@ static uint8_t *forward_payload(const struct events *ev, const struct event_item
     return pb_pack(&req.base, len);
 }
 
-static int forward_once(struct events *ev, const uint8_t *payload, size_t len, rerr **err)
+static _must_check_ int forward_once(struct events *ev, const uint8_t *payload, size_t len,
+                                     rerr **err)
 {
     if (!ev->cl) {
         int r = ttrpc_client_connect(ev->path, &ev->cl, err);

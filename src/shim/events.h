@@ -14,7 +14,7 @@
 struct events;
 
 /* address: containerd's ttrpc socket path (unix:// prefix accepted); ns: containerd namespace. */
-int events_start(const char *address, const char *ns, struct events **out, rerr **err);
+_must_check_ int events_start(const char *address, const char *ns, struct events **out, rerr **err);
 /*
  * Queue one event. topic e.g. "/tasks/exit"; type_url e.g. "containerd.events.TaskExit"; value
  * is the serialized event message (copied). Never blocks on the network.

@@ -1,8 +1,10 @@
 #include "iocopy.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +28,19 @@ static void finish(struct copier *c)
     c->fifo_path = -1;
     if (c->on_done)
         c->on_done(c, c->data);
+}
+
+/* Move interest between the ends. epoll_ctl fails only on a bad fd or out of memory; the copy
+ * could never progress then, so it ends (logged) rather than hang the exit report. */
+static void want(struct copier *c, uint32_t src_events, uint32_t dst_events)
+{
+    int r = loop_watch(c->loop, &c->src, src_events);
+    if (r == 0)
+        r = loop_watch(c->loop, &c->dst, dst_events);
+    if (r < 0) {
+        log_error("io copy %d -> %d: epoll: %s", c->src.fd, c->dst.fd, strerror(-r));
+        finish(c);
+    }
 }
 
 /* Write what is buffered. Returns false when the destination is full. */
@@ -77,7 +92,7 @@ static void linger(struct copier *c)
         return;
     }
     c->lingering = true;
-    loop_watch(c->loop, &c->dst, EPOLLOUT);
+    want(c, 0, EPOLLOUT);
 }
 
 static void source_done(struct copier *c)
@@ -92,8 +107,7 @@ static void pump(struct copier *c)
 {
     for (int round = 0; round < MAX_ROUNDS && !c->done; round++) {
         if (!flush_buf(c)) {
-            loop_watch(c->loop, &c->src, 0);
-            loop_watch(c->loop, &c->dst, EPOLLOUT);
+            want(c, 0, EPOLLOUT);
             return;
         }
         if (c->buf == NULL)
@@ -106,8 +120,7 @@ static void pump(struct copier *c)
             continue;
         }
         if (r < 0 && errno == EAGAIN && !c->draining) {
-            loop_watch(c->loop, &c->dst, 0);
-            loop_watch(c->loop, &c->src, EPOLLIN);
+            want(c, EPOLLIN, 0);
             return;
         }
         source_done(c); /* EOF, EIO (pty closed), or nothing left while draining */
@@ -124,13 +137,18 @@ static void on_event(struct watch *w, uint32_t events)
         finish(c);
 }
 
-void copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
-                  void *data)
+int copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
+                 void *data)
 {
     *c = (struct copier){.loop = l, .on_done = on_done, .data = data, .fifo_path = -1};
     c->src = (struct watch){.fd = src, .fn = on_event, .data = c};
     c->dst = (struct watch){.fd = dst, .fn = on_event, .data = c};
-    loop_watch(l, &c->src, EPOLLIN);
+    int r = loop_watch(l, &c->src, EPOLLIN);
+    if (r < 0) { /* never started: close the fds, and on_done will not fire */
+        c->on_done = NULL;
+        copier_close(c);
+    }
+    return r;
 }
 
 void copier_linger_on_fifo(struct copier *c)

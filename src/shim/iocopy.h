@@ -27,9 +27,10 @@ struct copier {
     void *data;
 };
 
-/* Takes ownership of both fds (non-blocking, CLOEXEC) and starts copying. */
-void copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
-                  void *data);
+/* Takes ownership of both fds (non-blocking, CLOEXEC) and starts copying. On failure (the
+ * source cannot be watched) both are closed and the copier is finished without on_done. */
+_must_check_ int copier_start(struct copier *c, struct loop *l, int src, int dst,
+                              copier_done_fn on_done, void *data);
 /*
  * The destination is a FIFO whose reader may stop reading soon after we report the exit
  * (containerd 1.6 CRI does): shrink it to one page and, once the source is done, finish only

@@ -19,13 +19,13 @@ struct watch {
     void *data;
 };
 
-int loop_new(struct loop **out, rerr **err);
+_must_check_ int loop_new(struct loop **out, rerr **err);
 void loop_free(struct loop *l);
 /* Set the interest set of w (0 removes it from epoll). */
-int loop_watch(struct loop *l, struct watch *w, uint32_t events);
+_must_check_ int loop_watch(struct loop *l, struct watch *w, uint32_t events);
 void loop_unwatch(struct loop *l, struct watch *w);
 /* Run until loop_quit. Returns 0, or <0 on an epoll failure. */
-int loop_run(struct loop *l, rerr **err);
+_must_check_ int loop_run(struct loop *l, rerr **err);
 void loop_quit(struct loop *l);
 /* Free ptr with fn after the current batch of events: a callback may tear down other watches
  * whose events are still pending in the batch (those are skipped: their interest is 0). */

@@ -10,7 +10,7 @@
 
 extern char **environ;
 
-static int run(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err)
+static _must_check_ int run(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err)
 {
     if (o->action && strcmp(o->action, "start") == 0)
         return shim_start(o, cfg, err);
@@ -26,7 +26,7 @@ int main(int argc, char **argv)
     struct reaper_config cfg;
     _cleanup_rerr_ rerr *err = NULL;
     /* containerd 1.6 reads start's stdout+stderr together: errors go to stderr only on exit. */
-    log_init("reaper-shim", NULL, false, LOG_LVL_WARN);
+    log_init_stderr("reaper-shim", LOG_LVL_WARN);
     if (shim_opts_parse(argc, argv, &o, &err) < 0) {
         fprintf(stderr, "containerd-shim-reaper-v2: %s\n", rerr_msg(err));
         return 2;

@@ -43,7 +43,8 @@ static const struct flag *find_flag(const char *name, size_t len)
     return NULL;
 }
 
-static int set_flag(struct shim_opts *o, const struct flag *f, const char *value, rerr **err)
+static _must_check_ int set_flag(struct shim_opts *o, const struct flag *f, const char *value,
+                                 rerr **err)
 {
     char *base = (char *)o + f->offset;
     if (f->is_bool) {

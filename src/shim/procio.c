@@ -26,7 +26,7 @@ static int set_nonblock(int fd)
  * Output FIFOs are opened read-write so they survive a reader restart (containerd restart).
  * stdin is read-only: the client closing its end is how `ctr run` ends input (EOF), and epoll
  * reports nothing on a FIFO whose writer has not connected yet. */
-static int open_fifo(const char *uri, bool is_stdin, int *out, rerr **err)
+static _must_check_ int open_fifo(const char *uri, bool is_stdin, int *out, rerr **err)
 {
     const char *path = str_startswith(uri, "fifo://") ? uri + 7 : uri;
     if (strstr(path, "://"))
@@ -38,7 +38,7 @@ static int open_fifo(const char *uri, bool is_stdin, int *out, rerr **err)
     return 0;
 }
 
-static int make_pipe(int *child_end, int *shim_end, bool child_reads, rerr **err)
+static _must_check_ int make_pipe(int *child_end, int *shim_end, bool child_reads, rerr **err)
 {
     int p[2];
     if (pipe2(p, O_CLOEXEC) < 0)
@@ -90,11 +90,13 @@ void procio_discard(struct child_io *cio)
 }
 
 /* Output goes into containerd's FIFO, which must be empty before the exit is reported. */
-static void start_output(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
-                         void *data)
+static int start_output(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
+                        void *data)
 {
-    copier_start(c, l, src, dst, on_done, data);
-    copier_linger_on_fifo(c);
+    int r = copier_start(c, l, src, dst, on_done, data);
+    if (r == 0)
+        copier_linger_on_fifo(c);
+    return r;
 }
 
 static void stdin_done(struct copier *c, void *data)
@@ -102,8 +104,8 @@ static void stdin_done(struct copier *c, void *data)
     copier_close(c); /* EOF for the process */
 }
 
-static int attach_terminal(struct proc *p, struct loop *l, struct child_io *cio,
-                           void (*out_done)(struct copier *c, void *data), rerr **err)
+static _must_check_ int attach_terminal(struct proc *p, struct loop *l, struct child_io *cio,
+                                        void (*out_done)(struct copier *c, void *data), rerr **err)
 {
     int master = -1;
     _cleanup_free_ char *name = NULL;
@@ -113,12 +115,28 @@ static int attach_terminal(struct proc *p, struct loop *l, struct child_io *cio,
     set_nonblock(master);
     p->console = master;
     if (cio->fifo[1] >= 0)
-        start_output(&p->out, l, fcntl(master, F_DUPFD_CLOEXEC, 3), steal_fd(cio->fifo[1]),
-                     out_done, p);
-    if (cio->fifo[0] >= 0)
-        copier_start(&p->in, l, steal_fd(cio->fifo[0]), fcntl(master, F_DUPFD_CLOEXEC, 3),
-                     stdin_done, p);
-    return 0;
+        r = start_output(&p->out, l, fcntl(master, F_DUPFD_CLOEXEC, 3), steal_fd(cio->fifo[1]),
+                         out_done, p);
+    if (r == 0 && cio->fifo[0] >= 0)
+        r = copier_start(&p->in, l, steal_fd(cio->fifo[0]), fcntl(master, F_DUPFD_CLOEXEC, 3),
+                         stdin_done, p);
+    return r < 0 ? rerr_set(err, -r, "watch terminal io") : 0;
+}
+
+static _must_check_ int attach_pipes(struct proc *p, struct loop *l, struct child_io *cio,
+                                     void (*out_done)(struct copier *c, void *data), rerr **err)
+{
+    int r = 0;
+    if (cio->fifo[1] >= 0)
+        r = start_output(&p->out, l, steal_fd(cio->pipe_shim[1]), steal_fd(cio->fifo[1]), out_done,
+                         p);
+    if (r == 0 && cio->fifo[2] >= 0)
+        r = start_output(&p->err, l, steal_fd(cio->pipe_shim[2]), steal_fd(cio->fifo[2]), out_done,
+                         p);
+    if (r == 0 && cio->fifo[0] >= 0)
+        r = copier_start(&p->in, l, steal_fd(cio->fifo[0]), steal_fd(cio->pipe_shim[0]), stdin_done,
+                         p);
+    return r < 0 ? rerr_set(err, -r, "watch process io") : 0;
 }
 
 int procio_attach(struct proc *p, struct loop *l, struct child_io *cio,
@@ -130,17 +148,8 @@ int procio_attach(struct proc *p, struct loop *l, struct child_io *cio,
     int r = 0;
     if (cio->console_peer >= 0)
         r = attach_terminal(p, l, cio, out_done, err);
-    else {
-        if (cio->fifo[1] >= 0)
-            start_output(&p->out, l, steal_fd(cio->pipe_shim[1]), steal_fd(cio->fifo[1]), out_done,
-                         p);
-        if (cio->fifo[2] >= 0)
-            start_output(&p->err, l, steal_fd(cio->pipe_shim[2]), steal_fd(cio->fifo[2]), out_done,
-                         p);
-        if (cio->fifo[0] >= 0)
-            copier_start(&p->in, l, steal_fd(cio->fifo[0]), steal_fd(cio->pipe_shim[0]), stdin_done,
-                         p);
-    }
+    else
+        r = attach_pipes(p, l, cio, out_done, err);
     procio_discard(cio);
     return r;
 }

@@ -2,6 +2,7 @@
 #ifndef REAPER_SHIM_PROCIO_H
 #define REAPER_SHIM_PROCIO_H
 
+#include "err.h"
 #include "task.h"
 
 /* Fds handed to the child (stdio[3], console socket) and kept by the shim until spawn. */
@@ -14,10 +15,10 @@ struct child_io {
 };
 
 /* Open the FIFOs and make the pipes/socketpair before the process is spawned. */
-int procio_prepare(const struct proc_stdio *io, struct child_io *cio, rerr **err);
+_must_check_ int procio_prepare(const struct proc_stdio *io, struct child_io *cio, rerr **err);
 /* After spawn: close the child ends, receive the pty master, start the copiers. */
-int procio_attach(struct proc *p, struct loop *l, struct child_io *cio,
-                  void (*out_done)(struct copier *c, void *data), rerr **err);
+_must_check_ int procio_attach(struct proc *p, struct loop *l, struct child_io *cio,
+                               void (*out_done)(struct copier *c, void *data), rerr **err);
 void procio_discard(struct child_io *cio);
 
 #endif

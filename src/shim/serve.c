@@ -48,7 +48,11 @@ static void on_conn(struct watch *w, uint32_t events)
         return;
     }
     uint32_t want = EPOLLIN | (ttrpc_conn_wants_write(cw->conn) ? EPOLLOUT : 0);
-    loop_watch(cw->svc->loop, &cw->w, want);
+    r = loop_watch(cw->svc->loop, &cw->w, want);
+    if (r < 0) {
+        log_error("connection %d: epoll: %s", cw->w.fd, strerror(-r));
+        conn_drop(cw);
+    }
 }
 
 /* Only containerd's user may talk to us (ttrpc does the same check). */
@@ -75,7 +79,11 @@ static void on_accept(struct watch *w, uint32_t events)
         cw->svc = svc;
         cw->conn = ttrpc_conn_new(fd, task_rpc_dispatch, svc);
         cw->w = (struct watch){.fd = fd, .fn = on_conn, .data = cw};
-        loop_watch(svc->loop, &cw->w, EPOLLIN);
+        int r = loop_watch(svc->loop, &cw->w, EPOLLIN);
+        if (r < 0) {
+            log_error("connection %d: epoll: %s", fd, strerror(-r));
+            conn_drop(cw);
+        }
     }
 }
 
@@ -105,7 +113,7 @@ void service_maybe_quit(struct shim_service *s)
         loop_quit(s->loop);
 }
 
-static int open_signals(rerr **err)
+static _must_check_ int open_signals(rerr **err)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -124,7 +132,7 @@ static void setup_logging(const struct shim_opts *o, const struct reaper_config 
     enum log_level lvl = o->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
     if (cfg->shim_log && log_init("reaper-shim", cfg->shim_log, false, lvl) == 0)
         return;
-    log_init("reaper-shim", NULL, false, lvl);
+    log_init_stderr("reaper-shim", lvl); /* replaced by the bundle's log FIFO below */
     /* containerd copies the bundle's log FIFO into its own log */
     int fd = open("log", O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0)
@@ -161,8 +169,13 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
         return sigfd;
     struct watch lw = {.fd = listen_fd, .fn = on_accept, .data = &svc};
     struct watch sw = {.fd = sigfd, .fn = on_signal, .data = &svc};
-    loop_watch(svc.loop, &lw, EPOLLIN);
-    loop_watch(svc.loop, &sw, EPOLLIN);
+    r = loop_watch(svc.loop, &lw, EPOLLIN);
+    if (r == 0)
+        r = loop_watch(svc.loop, &sw, EPOLLIN);
+    if (r < 0) {
+        loop_free(svc.loop);
+        return rerr_set(err, -r, "watch the listener and signals");
+    }
     start_events(&svc, o);
     log_info("serving (pid %d)", (int)getpid());
     r = loop_run(svc.loop, err);

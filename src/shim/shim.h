@@ -19,16 +19,17 @@ struct shim_opts {
     char *action;         /* "start", "delete", or NULL */
 };
 
-int shim_opts_parse(int argc, char **argv, struct shim_opts *o, rerr **err);
+_must_check_ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, rerr **err);
 void shim_opts_free(struct shim_opts *o);
 
 /* `start`: print the address of the pod's shim, starting it if needed. */
-int shim_start(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err);
+_must_check_ int shim_start(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err);
 /* `delete`: clean up after a dead shim; prints a DeleteResponse. */
-int shim_delete(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err);
+_must_check_ int shim_delete(const struct shim_opts *o, const struct reaper_config *cfg,
+                             rerr **err);
 /* The daemon: serve the Task service on listen_fd until the last task is gone. */
-int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int listen_fd,
-               rerr **err);
+_must_check_ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg,
+                            int listen_fd, rerr **err);
 
 /* <runtime_root>/s/<hash of address, namespace and group> */
 char *shim_socket_path(const struct reaper_config *cfg, const char *address, const char *ns,

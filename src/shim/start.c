@@ -41,7 +41,7 @@ char *shim_socket_path(const struct reaper_config *cfg, const char *address, con
                      (unsigned long long)b);
 }
 
-static int fill_sockaddr(const char *path, struct sockaddr_un *sa, rerr **err)
+static _must_check_ int fill_sockaddr(const char *path, struct sockaddr_un *sa, rerr **err)
 {
     memset(sa, 0, sizeof(*sa));
     sa->sun_family = AF_UNIX;
@@ -63,7 +63,7 @@ static int try_connect(const char *path)
     return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
 }
 
-static int listen_on(const char *path, rerr **err)
+static _must_check_ int listen_on(const char *path, rerr **err)
 {
     struct sockaddr_un sa;
     int r = fill_sockaddr(path, &sa, err);
@@ -84,7 +84,7 @@ static int listen_on(const char *path, rerr **err)
 }
 
 /* Listen on path, replacing a stale socket; -EADDRINUSE if a live shim took it meanwhile. */
-static int claim_socket(const char *path, rerr **err)
+static _must_check_ int claim_socket(const char *path, rerr **err)
 {
     int r = try_connect(path);
     if (r == 0)
@@ -115,8 +115,8 @@ static char *group_of(const char *bundle, const char *id, rerr **err)
     return group;
 }
 
-static int daemonize(const struct shim_opts *o, const struct reaper_config *cfg, int listen_fd,
-                     rerr **err)
+static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper_config *cfg,
+                                  int listen_fd, rerr **err)
 {
     pid_t pid = fork();
     if (pid < 0)

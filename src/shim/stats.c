@@ -1,6 +1,7 @@
 #include "stats.h"
 #include "cleanup.h"
-#include "process.h"
+#include "proc_tree.h"
+#include "proc_stat.h"
 #include "util.h"
 
 #include <errno.h>
@@ -10,31 +11,16 @@
 #include <string.h>
 #include <unistd.h>
 
-int stats_parse_stat_line(const char *line, long ticks_per_sec, long page_size,
-                          struct tree_stats *acc)
+void stats_add(const struct proc_stat *ps, long ticks_per_sec, long page_size,
+               struct tree_stats *acc)
 {
-    const char *p = strrchr(line, ')'); /* comm may contain spaces and parens */
-    if (p == NULL || ticks_per_sec <= 0)
-        return -EINVAL;
-    char state;
-    unsigned long long minflt, majflt, utime, stime;
-    long long rss;
-    /* fields 3.. : state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt
-     * utime stime cutime cstime priority nice threads itrealvalue starttime vsize rss */
-    int n = sscanf(p + 1,
-                   " %c %*d %*d %*d %*d %*d %*u %llu %*u %llu %*u %llu %llu %*d %*d %*d %*d %*d"
-                   " %*d %*u %*u %lld",
-                   &state, &minflt, &majflt, &utime, &stime, &rss);
-    if (n != 6)
-        return -EINVAL;
     uint64_t ns_per_tick = 1000000000ull / (uint64_t)ticks_per_sec;
-    acc->user_ns += utime * ns_per_tick;
-    acc->kernel_ns += stime * ns_per_tick;
-    acc->rss_bytes += rss > 0 ? (uint64_t)rss * (uint64_t)page_size : 0;
-    acc->minflt += minflt;
-    acc->majflt += majflt;
+    acc->user_ns += ps->utime * ns_per_tick;
+    acc->kernel_ns += ps->stime * ns_per_tick;
+    acc->rss_bytes += ps->rss_pages > 0 ? (uint64_t)ps->rss_pages * (uint64_t)page_size : 0;
+    acc->minflt += ps->minflt;
+    acc->majflt += ps->majflt;
     acc->pids++;
-    return 0;
 }
 
 int stats_collect(pid_t leader, struct tree_stats *out, rerr **err)
@@ -47,12 +33,9 @@ int stats_collect(pid_t leader, struct tree_stats *out, rerr **err)
         return r;
     long tps = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
     for (size_t i = 0; i < n; i++) {
-        char path[64];
-        snprintf(path, sizeof(path), "/proc/%d/stat", (int)pids[i]);
-        _cleanup_free_ char *line = NULL;
-        if (read_file(path, 4096, &line, NULL, NULL) < 0)
-            continue; /* exited meanwhile */
-        stats_parse_stat_line(line, tps, page, out);
+        struct proc_stat ps;
+        if (proc_stat_read(pids[i], &ps) == 0) /* else it exited meanwhile */
+            stats_add(&ps, tps, page, out);
     }
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "err.h"
+#include "proc_stat.h"
 
 struct tree_stats {
     uint64_t user_ns, kernel_ns; /* CPU time */
@@ -14,9 +15,9 @@ struct tree_stats {
     uint64_t pids;
 };
 
-int stats_collect(pid_t leader, struct tree_stats *out, rerr **err);
-/* One /proc/<pid>/stat line -> contribution (pure; unit-tested). */
-int stats_parse_stat_line(const char *line, long ticks_per_sec, long page_size,
-                          struct tree_stats *acc);
+_must_check_ int stats_collect(pid_t leader, struct tree_stats *out, rerr **err);
+/* Add one process's CPU time, RSS and faults (pure; unit-tested). */
+void stats_add(const struct proc_stat *ps, long ticks_per_sec, long page_size,
+               struct tree_stats *acc);
 
 #endif

@@ -3,6 +3,7 @@
 #include "console.h"
 #include "container.h"
 #include "log.h"
+#include "proc_tree.h"
 #include "process.h"
 #include "procio.h"
 #include "ttrpc.h"
@@ -152,8 +153,8 @@ static void proc_exited(struct proc *p, int exit_status)
     if (p->exec_id == NULL && !t->sandbox) {
         /* Like a pid namespace dying: execs do not outlive their container. */
         for (struct proc *e = t->execs; e; e = e->next)
-            if (e->pid > 0 && !e->exited)
-                proc_tree_kill(e->pid, SIGKILL, NULL);
+            if (e->pid > 0 && !e->exited && proc_tree_kill(e->pid, SIGKILL, NULL) < 0)
+                log_warn("kill exec %s of %s: cannot read /proc", e->exec_id, t->id);
     }
     copier_drain(&p->out);
     copier_drain(&p->err);
@@ -220,7 +221,9 @@ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
     if (r < 0) {
         if (pid > 0)
             kill(pid, SIGKILL); /* reaped by tasks_reap; nothing maps to it any more */
-        container_delete(ts->cfg, id, true, NULL);
+        _cleanup_rerr_ rerr *del = NULL;
+        if (container_delete(ts->cfg, id, true, &del) < 0)
+            log_warn("clean up failed create: %s", rerr_msg(del));
         proc_release(&t->init);
         free(t->id);
         free(t->bundle);
@@ -249,7 +252,7 @@ int task_add_exec(struct shim_tasks *ts, struct task *t, const char *exec_id,
     return 0;
 }
 
-static int start_exec(struct shim_tasks *ts, struct proc *p, rerr **err)
+static _must_check_ int start_exec(struct shim_tasks *ts, struct proc *p, rerr **err)
 {
     struct child_io cio;
     p->spec->terminal = p->io.terminal;
@@ -289,7 +292,8 @@ int proc_start(struct shim_tasks *ts, struct proc *p, rerr **err)
 int proc_kill(struct shim_tasks *ts, struct proc *p, int sig, bool all, rerr **err)
 {
     if (p->exited)
-        return rerr_setx(err, ENOENT, "process already finished: not found");
+        return rerr_setx(err, ENOENT, "process already finished: %s %s: not found",
+                         p->exec_id ? "exec" : "task", p->exec_id ? p->exec_id : p->task->id);
     if (p->task->sandbox && p->exec_id == NULL) {
         proc_exited(p, 128 + sig); /* the pause container "dies" of any signal */
         return 0;

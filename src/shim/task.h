@@ -81,23 +81,23 @@ struct shim_tasks {
 
 struct task *tasks_find(struct shim_tasks *ts, const char *id);
 /* Find id/exec_id; NULL exec_id or "" means the init process. -ENOENT with a message. */
-int tasks_find_proc(struct shim_tasks *ts, const char *id, const char *exec_id, struct proc **out,
-                    rerr **err);
+_must_check_ int tasks_find_proc(struct shim_tasks *ts, const char *id, const char *exec_id,
+                                 struct proc **out, rerr **err);
 bool tasks_empty(const struct shim_tasks *ts);
 
-int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
-                const struct proc_stdio *io, struct task **out, rerr **err);
+_must_check_ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
+                             const struct proc_stdio *io, struct task **out, rerr **err);
 /* Start init or an exec; returns the pid. */
-int proc_start(struct shim_tasks *ts, struct proc *p, rerr **err);
-int task_add_exec(struct shim_tasks *ts, struct task *t, const char *exec_id,
-                  struct oci_process *spec, const struct proc_stdio *io, rerr **err);
+_must_check_ int proc_start(struct shim_tasks *ts, struct proc *p, rerr **err);
+_must_check_ int task_add_exec(struct shim_tasks *ts, struct task *t, const char *exec_id,
+                               struct oci_process *spec, const struct proc_stdio *io, rerr **err);
 /* -ENOENT "process already finished" once it has exited (containerd expects NotFound). */
-int proc_kill(struct shim_tasks *ts, struct proc *p, int sig, bool all, rerr **err);
-int proc_pause(struct shim_tasks *ts, struct proc *p, bool pause, rerr **err);
-int proc_resize(struct proc *p, unsigned width, unsigned height, rerr **err);
-int proc_close_stdin(struct proc *p);
+_must_check_ int proc_kill(struct shim_tasks *ts, struct proc *p, int sig, bool all, rerr **err);
+_must_check_ int proc_pause(struct shim_tasks *ts, struct proc *p, bool pause, rerr **err);
+_must_check_ int proc_resize(struct proc *p, unsigned width, unsigned height, rerr **err);
+_must_check_ int proc_close_stdin(struct proc *p);
 /* Remove a finished process (init: the whole task, its state dir included). */
-int proc_remove(struct shim_tasks *ts, struct proc *p, rerr **err);
+_must_check_ int proc_remove(struct shim_tasks *ts, struct proc *p, rerr **err);
 /* SIGCHLD: reap every exited child and advance the processes they belong to. */
 void tasks_reap(struct shim_tasks *ts);
 pid_t proc_pid(const struct proc *p);

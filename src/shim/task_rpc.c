@@ -2,6 +2,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "pb.h"
+#include "proc_tree.h"
 #include "process.h"
 #include "service.h"
 #include "stats.h"
@@ -79,8 +80,8 @@ static void publish(struct shim_service *s, const char *topic, const char *name,
         return;                                                                                    \
     }
 
-static int find(struct shim_service *s, const char *id, const char *exec_id, struct proc **p,
-                rerr **err)
+static _must_check_ int find(struct shim_service *s, const char *id, const char *exec_id,
+                             struct proc **p, rerr **err)
 {
     return tasks_find_proc(&s->tasks, id, exec_id, p, err);
 }
@@ -256,8 +257,9 @@ static void rpc_delete(struct shim_service *s, struct ttrpc_conn *c,
     } else {
         /* Still alive (or draining): kill it and answer once it is gone. */
         park(p, c, req->stream_id, PARKED_DELETE);
-        if (!p->exited)
-            proc_kill(&s->tasks, p, SIGKILL, true, NULL);
+        _cleanup_rerr_ rerr *e = NULL;
+        if (!p->exited && proc_kill(&s->tasks, p, SIGKILL, true, &e) < 0)
+            log_warn("delete: %s", rerr_msg(e));
     }
     reaper__task__delete_request__free_unpacked(m, NULL);
 }
@@ -305,7 +307,8 @@ static int act_on_proc(struct shim_service *s, struct ttrpc_conn *c, uint32_t si
     return r;
 }
 
-static int kill_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+static _must_check_ int kill_action(struct shim_service *s, struct proc *p, const void *msg,
+                                    rerr **err)
 {
     const Reaper__Task__KillRequest *m = msg;
     return proc_kill(&s->tasks, p, (int)m->signal, m->all, err);
@@ -318,7 +321,8 @@ static void rpc_kill(struct shim_service *s, struct ttrpc_conn *c, const struct 
     reaper__task__kill_request__free_unpacked(m, NULL);
 }
 
-static int resize_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+static _must_check_ int resize_action(struct shim_service *s, struct proc *p, const void *msg,
+                                      rerr **err)
 {
     const Reaper__Task__ResizePtyRequest *m = msg;
     return proc_resize(p, m->width, m->height, err);
@@ -332,7 +336,8 @@ static void rpc_resize(struct shim_service *s, struct ttrpc_conn *c,
     reaper__task__resize_pty_request__free_unpacked(m, NULL);
 }
 
-static int close_io_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+static _must_check_ int close_io_action(struct shim_service *s, struct proc *p, const void *msg,
+                                        rerr **err)
 {
     const Reaper__Task__CloseIORequest *m = msg;
     return m->stdin ? proc_close_stdin(p) : 0;
@@ -444,7 +449,8 @@ static void rpc_pids(struct shim_service *s, struct ttrpc_conn *c, const struct 
     reaper__task__pids_request__free_unpacked(m, NULL);
 }
 
-static int pause_action(struct shim_service *s, struct proc *p, const void *msg, rerr **err)
+static _must_check_ int pause_action(struct shim_service *s, struct proc *p, const void *msg,
+                                     rerr **err)
 {
     return proc_pause(&s->tasks, p, *(const bool *)msg, err);
 }
@@ -534,8 +540,9 @@ static size_t pack_metrics(const struct tree_stats *ts, uint8_t **out, const cha
 static void reply_stats(struct ttrpc_conn *c, uint32_t sid, const struct task *t)
 {
     struct tree_stats st = {0};
-    if (!t->sandbox && !t->init.exited)
-        stats_collect(t->init.pid, &st, NULL);
+    _cleanup_rerr_ rerr *e = NULL;
+    if (!t->sandbox && !t->init.exited && stats_collect(t->init.pid, &st, &e) < 0)
+        log_debug("stats %s: %s", t->id, rerr_msg(e)); /* zero numbers, as for a gone process */
     _cleanup_free_ uint8_t *buf = NULL;
     Reaper__Types__Any any = REAPER__TYPES__ANY__INIT;
     const char *type_url;

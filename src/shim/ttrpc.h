@@ -86,23 +86,24 @@ struct ttrpc_conn;
 typedef void (*ttrpc_handler_fn)(struct ttrpc_conn *c, const struct ttrpc_request *req, void *user);
 
 /* Accept only peers with our own euid/egid (SO_PEERCRED), as containerd's shims do. */
-int ttrpc_check_peer(int fd, rerr **err);
+_must_check_ int ttrpc_check_peer(int fd, rerr **err);
 /* Wrap an accepted, non-blocking, CLOEXEC socket. The connection owns fd. */
 struct ttrpc_conn *ttrpc_conn_new(int fd, ttrpc_handler_fn handler, void *user);
 int ttrpc_conn_fd(const struct ttrpc_conn *c);
 /* Drive from the event loop. Return 0 to keep going, <0 when the connection is finished (peer
  * closed, or a protocol error that requires dropping it); the loop then calls ttrpc_conn_close. */
-int ttrpc_conn_on_readable(struct ttrpc_conn *c);
-int ttrpc_conn_on_writable(struct ttrpc_conn *c);
+_must_check_ int ttrpc_conn_on_readable(struct ttrpc_conn *c);
+_must_check_ int ttrpc_conn_on_writable(struct ttrpc_conn *c);
 /* True while replies are queued because the socket was full (watch EPOLLOUT). */
 bool ttrpc_conn_wants_write(const struct ttrpc_conn *c);
 /*
  * Send a Response for stream_id: code TTRPC_OK with payload, or an error code with message.
- * Safe after the peer went away (parked Wait answered late): it is then a no-op. Returns <0 only
- * for a connection that should be closed.
+ * Safe after the peer went away (parked Wait answered late): it is then a no-op. A send that
+ * fails marks the connection broken: its next readable/writable call returns the error, and the
+ * loop drops it there (one place), so callers have nothing to check.
  */
-int ttrpc_reply(struct ttrpc_conn *c, uint32_t stream_id, enum ttrpc_code code, const char *msg,
-                const uint8_t *payload, size_t len);
+void ttrpc_reply(struct ttrpc_conn *c, uint32_t stream_id, enum ttrpc_code code, const char *msg,
+                 const uint8_t *payload, size_t len);
 /* Reference counting lets a parked request outlive the connection's close. */
 struct ttrpc_conn *ttrpc_conn_ref(struct ttrpc_conn *c);
 void ttrpc_conn_unref(struct ttrpc_conn *c);
@@ -112,12 +113,13 @@ bool ttrpc_conn_closed(const struct ttrpc_conn *c);
 
 /* Blocking client over a unix socket path (events Forward). */
 struct ttrpc_client;
-int ttrpc_client_connect(const char *path, struct ttrpc_client **out, rerr **err);
+_must_check_ int ttrpc_client_connect(const char *path, struct ttrpc_client **out, rerr **err);
 /* One unary call. On a status other than OK, returns -EPROTO with the code and message in err
  * and *code set. *resp is malloc'd (may be NULL for an empty payload). timeout_ms 0 = none. */
-int ttrpc_client_call(struct ttrpc_client *cl, const char *service, const char *method,
-                      const char *ns, const uint8_t *payload, size_t len, int timeout_ms,
-                      uint8_t **resp, size_t *resp_len, enum ttrpc_code *code, rerr **err);
+_must_check_ int ttrpc_client_call(struct ttrpc_client *cl, const char *service, const char *method,
+                                   const char *ns, const uint8_t *payload, size_t len,
+                                   int timeout_ms, uint8_t **resp, size_t *resp_len,
+                                   enum ttrpc_code *code, rerr **err);
 void ttrpc_client_close(struct ttrpc_client *cl);
 
 #endif

@@ -132,8 +132,9 @@ static int read_response(struct ttrpc_client *cl, uint32_t sid, uint64_t deadlin
 }
 
 /* Turn a Response into the call's result. */
-static int decode_response(const uint8_t *body, size_t len, const char *what, uint8_t **resp,
-                           size_t *resp_len, enum ttrpc_code *code, rerr **err)
+static _must_check_ int decode_response(const uint8_t *body, size_t len, const char *what,
+                                        uint8_t **resp, size_t *resp_len, enum ttrpc_code *code,
+                                        rerr **err)
 {
     Reaper__Ttrpc__Response *m = reaper__ttrpc__response__unpack(NULL, len, body);
     if (!m)
@@ -151,8 +152,8 @@ static int decode_response(const uint8_t *body, size_t len, const char *what, ui
     return r;
 }
 
-static int call_error(struct ttrpc_client *cl, int r, const char *what, enum ttrpc_code *code,
-                      rerr **err)
+static _must_check_ int call_error(struct ttrpc_client *cl, int r, const char *what,
+                                   enum ttrpc_code *code, rerr **err)
 {
     cl->broken = true;
     *code = r == -ETIMEDOUT ? TTRPC_DEADLINE_EXCEEDED : TTRPC_UNAVAILABLE;

@@ -24,6 +24,7 @@ struct ttrpc_conn {
     int fd;
     int refs;
     bool closed;
+    int broken; /* errno of a failed send: the loop drops the connection at its next event */
     ttrpc_handler_fn handler;
     void *user;
     uint32_t last_stream;
@@ -131,14 +132,16 @@ int ttrpc_conn_on_writable(struct ttrpc_conn *c)
 {
     if (c->closed)
         return -EPIPE;
+    if (c->broken)
+        return -c->broken;
     return flush_out(c);
 }
 
-int ttrpc_reply(struct ttrpc_conn *c, uint32_t stream_id, enum ttrpc_code code, const char *msg,
-                const uint8_t *payload, size_t len)
+void ttrpc_reply(struct ttrpc_conn *c, uint32_t stream_id, enum ttrpc_code code, const char *msg,
+                 const uint8_t *payload, size_t len)
 {
-    if (c->closed)
-        return 0;
+    if (c->closed || c->broken)
+        return;
     size_t flen;
     uint8_t *frame = ttrpc_response_frame(stream_id, code, msg, payload, len, &flen);
     if (c->out_off > 0 && c->out_off == c->out.len)
@@ -148,9 +151,10 @@ int ttrpc_reply(struct ttrpc_conn *c, uint32_t stream_id, enum ttrpc_code code, 
     c->out.len += flen;
     free(frame);
     int r = flush_out(c);
-    if (r < 0)
+    if (r < 0) {
         log_debug("ttrpc: reply on stream %u: %s", stream_id, strerror(-r));
-    return r;
+        c->broken = -r;
+    }
 }
 
 /* Stream ids must be odd and rising (ttrpc server.go); a bad one gets INVALID_ARGUMENT. */
@@ -238,6 +242,8 @@ int ttrpc_conn_on_readable(struct ttrpc_conn *c)
 {
     if (c->closed)
         return -EPIPE;
+    if (c->broken)
+        return -c->broken;
     ttrpc_conn_ref(c); /* a handler may close the connection under us */
     int r = read_available(c);
     ttrpc_conn_unref(c);

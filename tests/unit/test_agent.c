@@ -134,7 +134,7 @@ static void test_overlay_actions(void **state)
     json_object_set_new(json_object_get(o, "spec"), "resetGeneration", json_integer(3));
     assert_int_equal(overlay_action(o, "n1"), OVA_RESET);
     e = overlay_entry(o, "n1", OVA_RESET, RES_REFUSED, "waiting: 1 running workload", "T1");
-    overlay_upsert_entry(o, e);
+    assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     json_t *ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
     assert_true(json_is_true(json_object_get(ent, "ready")));
@@ -143,7 +143,7 @@ static void test_overlay_actions(void **state)
                         "waiting: 1 running workload");
     assert_int_equal(overlay_action(o, "n1"), OVA_RESET);
     e = overlay_entry(o, "n1", OVA_RESET, RES_OK, NULL, "T2");
-    overlay_upsert_entry(o, e);
+    assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
     assert_int_equal(json_integer_value(json_object_get(ent, "observedResetGeneration")), 3);
@@ -155,7 +155,7 @@ static void test_overlay_actions(void **state)
                         json_pack("{s:s}", "reaper.io/reset-request", "1"));
     assert_int_equal(overlay_action(o, "n1"), OVA_RESET);
     e = overlay_entry(o, "n1", OVA_RESET, RES_ERROR, "umount: busy", "T3");
-    overlay_upsert_entry(o, e);
+    assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
     assert_false(json_is_true(json_object_get(ent, "ready")));
@@ -165,7 +165,7 @@ static void test_overlay_actions(void **state)
     json_object_set_new(json_object_get(o, "metadata"), "deletionTimestamp", json_string("T4"));
     assert_int_equal(overlay_action(o, "n1"), OVA_DELETE);
     e = overlay_entry(o, "n1", OVA_DELETE, RES_OK, NULL, "T4");
-    overlay_upsert_entry(o, e);
+    assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
     assert_true(json_is_true(json_object_get(ent, "removed")));

@@ -133,7 +133,7 @@ static void test_in_cluster(void **state)
     unsetenv("KUBERNETES_SERVICE_HOST");
     assert_int_equal(kube_config_in_cluster(dir, &c, &e), -ENOENT);
     rerr_free(e);
-    rm_rf(dir, NULL);
+    assert_int_equal(rm_rf(dir, NULL), 0);
 }
 
 static void test_paths(void **state)

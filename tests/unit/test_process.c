@@ -19,6 +19,8 @@
 
 #include "cleanup.h"
 #include "console.h"
+#include "proc_stat.h"
+#include "proc_tree.h"
 #include "process.h"
 #include "sync.h"
 #include "util.h"
@@ -230,6 +232,34 @@ static void test_spawn_release_fifo(void **state)
     assert_int_equal(rm_rf(dir, NULL), 0);
 }
 
+static void test_proc_stat_parse(void **state)
+{
+    /* comm with spaces and parens; tpgid -1; rsslim past INT64_MAX (field 25, not read) */
+    const char *line = "42 (my (odd) comm) S 1 42 43 0 -1 4194304 7 0 3 0 150 50 0 0 20 0 1 0 "
+                       "12345 1000000 100 18446744073709551615\n";
+    struct proc_stat ps;
+    assert_int_equal(proc_stat_parse(line, &ps), 0);
+    assert_int_equal(ps.state, 'S');
+    assert_int_equal(ps.ppid, 1);
+    assert_int_equal(ps.pgrp, 42);
+    assert_int_equal(ps.sid, 43);
+    assert_int_equal(ps.minflt, 7);
+    assert_int_equal(ps.majflt, 3);
+    assert_int_equal(ps.utime, 150);
+    assert_int_equal(ps.stime, 50);
+    assert_int_equal(ps.start_time, 12345);
+    assert_int_equal(ps.rss_pages, 100);
+    const char *bad[] = {
+        "garbage",  "1 (x)",
+        "1 (x) S",  "1 (x) S 1 2 3",
+        "1 (x)S 1", "1 (x) S 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 2x 21"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        assert_int_equal(proc_stat_parse(bad[i], &ps), -EINVAL);
+    assert_int_equal(proc_stat_read(getpid(), &ps), 0);
+    assert_int_equal(ps.ppid, getppid());
+    assert_int_equal(proc_stat_read(0, &ps), -ESRCH);
+}
+
 static void test_proc_tree(void **state)
 {
     /* A workload with a child that left the session: both belong to the tree. */
@@ -272,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_spawn_errors),
         cmocka_unit_test(test_spawn_user),
         cmocka_unit_test(test_spawn_release_fifo),
+        cmocka_unit_test(test_proc_stat_parse),
         cmocka_unit_test(test_proc_tree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

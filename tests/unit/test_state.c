@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "err.h"
+#include "proc_stat.h"
 #include "state.h"
 #include "util.h"
 

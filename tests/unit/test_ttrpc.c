@@ -178,7 +178,7 @@ static void test_out_of_order_replies(void **state)
     assert_int_equal(pk.calls, 2);
     assert_int_equal(pk.sid, 1);
     expect_ok(p.client, 3, "three");
-    assert_int_equal(ttrpc_reply(pk.conn, 1, TTRPC_OK, NULL, (const uint8_t *)"one", 3), 0);
+    ttrpc_reply(pk.conn, 1, TTRPC_OK, NULL, (const uint8_t *)"one", 3);
     expect_ok(p.client, 1, "one");
     ttrpc_conn_unref(pk.conn);
     pair_close(&p);
@@ -297,8 +297,26 @@ static void test_reply_after_close(void **state)
     pair_close(&p); /* the loop drops its reference; the parked request keeps the object */
     assert_true(ttrpc_conn_closed(pk.conn));
     assert_false(ttrpc_conn_wants_write(pk.conn));
-    assert_int_equal(ttrpc_reply(pk.conn, 1, TTRPC_OK, NULL, NULL, 0), 0);
+    ttrpc_reply(pk.conn, 1, TTRPC_OK, NULL, NULL, 0); /* a no-op on a closed connection */
     ttrpc_conn_unref(pk.conn);
+}
+
+/* A reply whose send fails (the peer is gone) marks the connection broken: the loop's next
+ * readable/writable call reports it, so the connection is dropped in one place. */
+static void test_reply_to_gone_peer_breaks_connection(void **state)
+{
+    struct parked pk = {0};
+    struct pair p;
+    pair_open(&p, park_handler, &pk);
+    send_request(p.client, 1, "Wait", NULL);
+    assert_int_equal(ttrpc_conn_on_readable(p.conn), 0);
+    close(p.client);
+    p.client = -1;
+    ttrpc_reply(pk.conn, 1, TTRPC_OK, NULL, NULL, 0);
+    assert_int_equal(ttrpc_conn_on_writable(p.conn), -EPIPE);
+    assert_int_equal(ttrpc_conn_on_readable(p.conn), -EPIPE);
+    ttrpc_conn_unref(pk.conn);
+    pair_close(&p);
 }
 
 /* ---- client against a server thread ---- */
@@ -373,6 +391,7 @@ int main(void)
         cmocka_unit_test(test_empty_ok_response_is_bare_header),
         cmocka_unit_test(test_code_from_errno),
         cmocka_unit_test(test_out_of_order_replies),
+        cmocka_unit_test(test_reply_to_gone_peer_breaks_connection),
         cmocka_unit_test(test_oversized_frame),
         cmocka_unit_test(test_bad_stream_ids),
         cmocka_unit_test(test_garbage_and_wrong_type),

@@ -6,13 +6,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "cleanup.h"
 #include "err.h"
-
-static inline void cleanup_jsonp(json_t **j)
-{
-    json_decref(*j);
-}
-#define _cleanup_json_ __attribute__((cleanup(cleanup_jsonp)))
 
 /* Borrowed value at a dotted path ("metadata.name"); NULL if any step is missing. */
 json_t *kj_get(const json_t *o, const char *path);
@@ -32,13 +27,13 @@ void kj_split_key(const char *key, char **ns, char **name);
 /* status.conditions[type == t].status, or NULL. */
 const char *kj_condition(const json_t *obj, const char *type);
 /* Parse a JSON document; errors carry line and column. */
-int kj_parse(const char *buf, size_t len, json_t **out, rerr **err);
+_must_check_ int kj_parse(const char *buf, size_t len, json_t **out, rerr **err);
 /* Compact serialisation with sorted keys; caller frees. */
 char *kj_dump(const json_t *j);
 /* Kubernetes time formats: Time (seconds) and MicroTime (exactly 6 fraction digits), UTC. */
 char *kj_time_now(void);
 char *kj_microtime_now(void);
 /* Parse an RFC 3339 timestamp ("...Z" or with offset); -EINVAL if malformed. */
-int kj_parse_time(const char *s, double *epoch_seconds);
+_must_check_ int kj_parse_time(const char *s, double *epoch_seconds);
 
 #endif

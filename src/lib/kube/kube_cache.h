@@ -1,5 +1,5 @@
-/* Informer: LIST + WATCH one resource into a local cache keyed "namespace/name", calling
- * add/update/delete handlers from the informer's own thread (one thread per informer). */
+/* The informer's local cache: objects keyed "namespace/name", updated from LIST results and
+ * watch events, calling add/update/delete handlers (no I/O; unit-tested directly). */
 #ifndef REAPER_KUBE_CACHE_H
 #define REAPER_KUBE_CACHE_H
 
@@ -29,30 +29,5 @@ void kube_store_replace(struct kube_store *s, json_t *items, const struct kube_h
 json_t *kube_store_get(struct kube_store *s, const char *key); /* new reference or NULL */
 json_t *kube_store_list(struct kube_store *s);                 /* new array of objects */
 size_t kube_store_len(struct kube_store *s);
-
-/* ---- the informer ---- */
-struct kube_informer_opts {
-    const struct kube_resource *resource;
-    const char *namespace;                   /* NULL: all namespaces */
-    const char *label_selector;              /* NULL: everything */
-    int watch_timeout_seconds;               /* 0: 300–600 s, randomised like client-go */
-    unsigned backoff_min_ms, backoff_max_ms; /* 0: 200 ms / 30 s */
-};
-
-struct kube_informer;
-struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube_informer_opts *o,
-                                        const struct kube_handlers *h);
-int kube_informer_start(struct kube_informer *inf, rerr **err);
-/* new + start; NULL (and nothing left running) on failure. */
-struct kube_informer *kube_informer_run(struct kube_client *c, const struct kube_informer_opts *o,
-                                        const struct kube_handlers *h, rerr **err);
-/* Block until the first LIST has been applied (true) or timeout/stop (false). */
-bool kube_informer_wait_synced(struct kube_informer *inf, unsigned timeout_ms);
-json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char *name);
-json_t *kube_informer_list(struct kube_informer *inf);
-/* Counters for tests and logs. */
-unsigned kube_informer_relists(struct kube_informer *inf);
-void kube_informer_stop(struct kube_informer *inf); /* joins the thread */
-void kube_informer_free(struct kube_informer *inf);
 
 #endif

@@ -1,4 +1,5 @@
 #include "kube_client.h"
+#include "internal/kube_http.h"
 #include "cleanup.h"
 #include "kjson.h"
 #include "log.h"
@@ -138,8 +139,8 @@ static void setup_tls(const struct kube_config *cfg, CURL *h)
     }
 }
 
-int kube_curl_prepare(struct kube_client *c, CURL *h, const char *path, struct curl_slist **headers,
-                      rerr **err)
+void kube_curl_prepare(struct kube_client *c, CURL *h, const char *path,
+                       struct curl_slist **headers)
 {
     _cleanup_free_ char *url = xasprintf("%s%s", c->cfg->server, path);
     curl_easy_setopt(h, CURLOPT_URL, url);
@@ -155,7 +156,6 @@ int kube_curl_prepare(struct kube_client *c, CURL *h, const char *path, struct c
         _cleanup_free_ char *auth = xasprintf("Authorization: Bearer %s", tok);
         *headers = curl_slist_append(*headers, auth);
     }
-    return 0;
 }
 
 int kube_status_error(long http, const json_t *body, const char *what, rerr **err)
@@ -208,7 +208,8 @@ static size_t collect(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
-static int perform(CURL *h, const char *what, struct membuf *resp, long *http, rerr **err)
+static _must_check_ int perform(CURL *h, const char *what, struct membuf *resp, long *http,
+                                rerr **err)
 {
     char errbuf[CURL_ERROR_SIZE] = "";
     curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -231,7 +232,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
         return rerr_setx(err, ENOMEM, "%s: curl_easy_init", what);
     struct curl_slist *headers = NULL;
     _cleanup_free_ char *payload = body ? kj_dump(body) : NULL;
-    kube_curl_prepare(c, h, path, &headers, err);
+    kube_curl_prepare(c, h, path, &headers);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
     if (payload) {
@@ -282,8 +283,8 @@ int kube_create(struct kube_client *c, const struct kube_resource *r, const char
     return kube_request(c, "POST", p, NULL, obj, out, err);
 }
 
-static int put(struct kube_client *c, const struct kube_resource *r, const json_t *obj,
-               const char *sub, json_t **out, rerr **err)
+static _must_check_ int put(struct kube_client *c, const struct kube_resource *r, const json_t *obj,
+                            const char *sub, json_t **out, rerr **err)
 {
     const char *name = kj_str(obj, "metadata.name");
     if (name == NULL)

@@ -1,4 +1,5 @@
-/* Kubernetes REST client (libcurl + jansson). Thread-safe: every call uses its own curl handle.
+/* Kubernetes REST client (jansson over libcurl, which stays private to this library). Thread-safe:
+ * every call uses its own curl handle.
  *
  * HTTP failures map to negative errno values (docs/controller.md, "Client errors"):
  *   404 → -ENOENT, 409 AlreadyExists → -EEXIST, 409 Conflict → -ESTALE (stale resourceVersion),
@@ -8,7 +9,6 @@
 #ifndef REAPER_KUBE_CLIENT_H
 #define REAPER_KUBE_CLIENT_H
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdbool.h>
 
@@ -31,7 +31,7 @@ enum kube_patch_type { KUBE_PATCH_MERGE, KUBE_PATCH_JSON };
 struct kube_client;
 
 /* Takes ownership of cfg. */
-int kube_client_new(struct kube_config *cfg, struct kube_client **out, rerr **err);
+_must_check_ int kube_client_new(struct kube_config *cfg, struct kube_client **out, rerr **err);
 void kube_client_free(struct kube_client *c);
 const struct kube_config *kube_client_config(const struct kube_client *c);
 
@@ -43,42 +43,37 @@ char *kube_query_escape(const char *s);
 
 /* Raw request: body may be NULL; *out (may be NULL) receives the decoded response body.
  * Returns the HTTP status (2xx) or a negative errno as above. */
-int kube_request(struct kube_client *c, const char *method, const char *path,
-                 const char *content_type, const json_t *body, json_t **out, rerr **err);
+_must_check_ int kube_request(struct kube_client *c, const char *method, const char *path,
+                              const char *content_type, const json_t *body, json_t **out,
+                              rerr **err);
 
-int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns, const char *name,
-             json_t **out, rerr **err);
+_must_check_ int kube_get(struct kube_client *c, const struct kube_resource *r, const char *ns,
+                          const char *name, json_t **out, rerr **err);
 /* query: e.g. "labelSelector=a%3Db&resourceVersion=0" (already escaped) or NULL. */
-int kube_list(struct kube_client *c, const struct kube_resource *r, const char *ns,
-              const char *query, json_t **out, rerr **err);
-int kube_create(struct kube_client *c, const struct kube_resource *r, const char *ns,
-                const json_t *obj, json_t **out, rerr **err);
+_must_check_ int kube_list(struct kube_client *c, const struct kube_resource *r, const char *ns,
+                           const char *query, json_t **out, rerr **err);
+_must_check_ int kube_create(struct kube_client *c, const struct kube_resource *r, const char *ns,
+                             const json_t *obj, json_t **out, rerr **err);
 /* PUT; obj carries metadata.resourceVersion for optimistic concurrency (409 → -ESTALE). */
-int kube_update(struct kube_client *c, const struct kube_resource *r, const json_t *obj,
-                json_t **out, rerr **err);
-int kube_update_status(struct kube_client *c, const struct kube_resource *r, const json_t *obj,
-                       json_t **out, rerr **err);
+_must_check_ int kube_update(struct kube_client *c, const struct kube_resource *r,
+                             const json_t *obj, json_t **out, rerr **err);
+_must_check_ int kube_update_status(struct kube_client *c, const struct kube_resource *r,
+                                    const json_t *obj, json_t **out, rerr **err);
 /* sub: NULL or "status". */
-int kube_patch(struct kube_client *c, const struct kube_resource *r, const char *ns,
-               const char *name, const char *sub, enum kube_patch_type type, const json_t *patch,
-               json_t **out, rerr **err);
+_must_check_ int kube_patch(struct kube_client *c, const struct kube_resource *r, const char *ns,
+                            const char *name, const char *sub, enum kube_patch_type type,
+                            const json_t *patch, json_t **out, rerr **err);
 /* uid (may be NULL) becomes a precondition; background propagation. */
-int kube_delete(struct kube_client *c, const struct kube_resource *r, const char *ns,
-                const char *name, const char *uid, rerr **err);
+_must_check_ int kube_delete(struct kube_client *c, const struct kube_resource *r, const char *ns,
+                             const char *name, const char *uid, rerr **err);
 
 /* Read-modify-write with retry on conflict (client-go's RetryOnConflict): GET the object, let
  * mutate change it (return 0 to write, 1 when nothing needs writing, <0 to fail), PUT it (to
  * /status when status is true) carrying the read resourceVersion; on 409 start over, up to
  * 10 times. *out (may be NULL) receives the written (or unchanged) object. */
 typedef int (*kube_mutate_fn)(json_t *obj, void *ud, rerr **err);
-int kube_modify(struct kube_client *c, const struct kube_resource *r, const char *ns,
-                const char *name, bool status, kube_mutate_fn mutate, void *ud, json_t **out,
-                rerr **err);
-
-/* Internal to the client library (used by kube_watch.c): a configured curl handle. */
-int kube_curl_prepare(struct kube_client *c, CURL *h, const char *path, struct curl_slist **headers,
-                      rerr **err);
-/* Map an HTTP status + Status body to a negative errno with message. */
-int kube_status_error(long http, const json_t *body, const char *what, rerr **err);
+_must_check_ int kube_modify(struct kube_client *c, const struct kube_resource *r, const char *ns,
+                             const char *name, bool status, kube_mutate_fn mutate, void *ud,
+                             json_t **out, rerr **err);
 
 #endif

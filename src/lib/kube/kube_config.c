@@ -96,7 +96,8 @@ static char *resolve_path(const char *base_dir, const char *p)
     return xasprintf("%s/%s", base_dir, p);
 }
 
-static int decode_field(const json_t *o, const char *key, char **out, size_t *len, rerr **err)
+static _must_check_ int decode_field(const json_t *o, const char *key, char **out, size_t *len,
+                                     rerr **err)
 {
     const char *v = kj_str(o, key);
     if (v == NULL)
@@ -106,7 +107,8 @@ static int decode_field(const json_t *o, const char *key, char **out, size_t *le
     return 0;
 }
 
-static int fill_cluster(struct kube_config *c, const json_t *cl, const char *base, rerr **err)
+static _must_check_ int fill_cluster(struct kube_config *c, const json_t *cl, const char *base,
+                                     rerr **err)
 {
     const char *server = kj_str(cl, "server");
     if (server == NULL || *server == '\0')
@@ -122,7 +124,8 @@ static int fill_cluster(struct kube_config *c, const json_t *cl, const char *bas
     return decode_field(cl, "certificate-authority-data", &c->ca_pem, &c->ca_len, err);
 }
 
-static int fill_user(struct kube_config *c, const json_t *u, const char *base, rerr **err)
+static _must_check_ int fill_user(struct kube_config *c, const json_t *u, const char *base,
+                                  rerr **err)
 {
     if (u == NULL)
         return 0;
@@ -144,8 +147,8 @@ static int fill_user(struct kube_config *c, const json_t *u, const char *base, r
     return 0;
 }
 
-static int config_from_tree(const json_t *root, const char *base, const char *context,
-                            struct kube_config *c, rerr **err)
+static _must_check_ int config_from_tree(const json_t *root, const char *base, const char *context,
+                                         struct kube_config *c, rerr **err)
 {
     if (!json_is_object(root))
         return rerr_setx(err, EINVAL, "kubeconfig: not a mapping");

@@ -28,14 +28,14 @@ struct kube_config {
 
 /* Parse kubeconfig text (YAML or JSON) using its current-context (or `context` if non-NULL).
  * Relative file paths resolve against base_dir. */
-int kube_config_parse(const char *text, size_t len, const char *base_dir, const char *context,
-                      struct kube_config **out, rerr **err);
-int kube_config_load_file(const char *path, const char *context, struct kube_config **out,
-                          rerr **err);
+_must_check_ int kube_config_parse(const char *text, size_t len, const char *base_dir,
+                                   const char *context, struct kube_config **out, rerr **err);
+_must_check_ int kube_config_load_file(const char *path, const char *context,
+                                       struct kube_config **out, rerr **err);
 /* Service account token + CA in sa_dir (NULL: KUBE_SA_DIR) and KUBERNETES_SERVICE_HOST/PORT. */
-int kube_config_in_cluster(const char *sa_dir, struct kube_config **out, rerr **err);
+_must_check_ int kube_config_in_cluster(const char *sa_dir, struct kube_config **out, rerr **err);
 /* kubeconfig path if given, else in-cluster, else $KUBECONFIG, else ~/.kube/config. */
-int kube_config_load(const char *kubeconfig, struct kube_config **out, rerr **err);
+_must_check_ int kube_config_load(const char *kubeconfig, struct kube_config **out, rerr **err);
 void kube_config_free(struct kube_config *cfg);
 
 #endif

@@ -90,7 +90,7 @@ static void remember(struct kube_recorder *r, const char *key, const json_t *ev)
     pthread_mutex_unlock(&r->mu);
 }
 
-static int bump(struct kube_recorder *r, const json_t *prev, rerr **err)
+static _must_check_ int bump(struct kube_recorder *r, const json_t *prev, rerr **err)
 {
     _cleanup_free_ char *now = kj_time_now();
     _cleanup_json_ json_t *patch =

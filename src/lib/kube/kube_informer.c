@@ -3,7 +3,7 @@
 #include "backoff.h"
 #include "cleanup.h"
 #include "kjson.h"
-#include "kube_cache.h"
+#include "kube_informer.h"
 #include "kube_watch.h"
 #include "log.h"
 #include "util.h"
@@ -27,7 +27,6 @@ struct kube_informer {
     pthread_mutex_t mu; /* guards synced */
     pthread_cond_t synced_cond;
     bool synced;
-    atomic_uint relists;
     char *rv; /* last resourceVersion seen (informer thread only) */
     struct backoff backoff;
 };
@@ -61,7 +60,7 @@ static void set_rv(struct kube_informer *inf, const char *rv)
     inf->rv = xstrdup(rv);
 }
 
-static int relist(struct kube_informer *inf, rerr **err)
+static _must_check_ int relist(struct kube_informer *inf, rerr **err)
 {
     _cleanup_free_ char *sel = inf->selector ? kube_query_escape(inf->selector) : NULL;
     _cleanup_free_ char *q = sel ? xasprintf("labelSelector=%s", sel) : NULL;
@@ -79,7 +78,6 @@ static int relist(struct kube_informer *inf, rerr **err)
     }
     kube_store_replace(inf->store, json_object_get(list, "items"), &inf->h);
     set_rv(inf, kj_str(list, "metadata.resourceVersion"));
-    atomic_fetch_add(&inf->relists, 1);
     pthread_mutex_lock(&inf->mu);
     inf->synced = true;
     pthread_cond_broadcast(&inf->synced_cond);
@@ -104,7 +102,7 @@ static int watch_timeout(const struct kube_informer *inf)
 }
 
 /* One pass: relist if needed, then watch until the stream ends or fails. */
-static int run_once(struct kube_informer *inf, bool *need_list, rerr **err)
+static _must_check_ int run_once(struct kube_informer *inf, bool *need_list, rerr **err)
 {
     if (*need_list) {
         int r = relist(inf, err);
@@ -187,11 +185,6 @@ json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char 
 json_t *kube_informer_list(struct kube_informer *inf)
 {
     return kube_store_list(inf->store);
-}
-
-unsigned kube_informer_relists(struct kube_informer *inf)
-{
-    return atomic_load(&inf->relists);
 }
 
 void kube_informer_stop(struct kube_informer *inf)

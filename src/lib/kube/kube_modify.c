@@ -8,9 +8,9 @@
 #define MODIFY_ATTEMPTS 10
 
 /* One attempt: 0 written or unchanged, -ESTALE on conflict, other <0 on failure. */
-static int modify_once(struct kube_client *c, const struct kube_resource *r, const char *ns,
-                       const char *name, bool status, kube_mutate_fn mutate, void *ud, json_t **out,
-                       rerr **err)
+static _must_check_ int modify_once(struct kube_client *c, const struct kube_resource *r,
+                                    const char *ns, const char *name, bool status,
+                                    kube_mutate_fn mutate, void *ud, json_t **out, rerr **err)
 {
     _cleanup_json_ json_t *obj = NULL;
     int ret = kube_get(c, r, ns, name, &obj, err);

@@ -1,4 +1,5 @@
 #include "kube_watch.h"
+#include "internal/kube_http.h"
 #include "cleanup.h"
 #include "kjson.h"
 #include "util.h"
@@ -102,7 +103,7 @@ static char *watch_query(const struct kube_watch_opts *o)
                      sel ? sel : "");
 }
 
-static int finish(struct watch_ctx *w, CURLcode cc, const char *what, rerr **err)
+static _must_check_ int finish(struct watch_ctx *w, CURLcode cc, const char *what, rerr **err)
 {
     if (w->result < 0) {
         *err = steal_ptr(w->err);
@@ -115,8 +116,8 @@ static int finish(struct watch_ctx *w, CURLcode cc, const char *what, rerr **err
     if (w->http != 0 && w->http != 200) {
         _cleanup_json_ json_t *body = NULL;
         _cleanup_rerr_ rerr *ignored = NULL;
-        if (w->len)
-            kj_parse(w->buf, w->len, &body, &ignored);
+        if (w->len) /* a non-JSON body still maps by its HTTP status */
+            IGNORE_RESULT(kj_parse(w->buf, w->len, &body, &ignored));
         return kube_status_error(w->http, body, what, err);
     }
     if (cc != CURLE_OK && cc != CURLE_OPERATION_TIMEDOUT)
@@ -136,7 +137,7 @@ int kube_watch(struct kube_client *c, const struct kube_resource *r,
     if (w.h == NULL)
         return rerr_setx(err, ENOMEM, "%s: curl_easy_init", what);
     struct curl_slist *headers = NULL;
-    kube_curl_prepare(c, w.h, path, &headers, err);
+    kube_curl_prepare(c, w.h, path, &headers);
     curl_easy_setopt(w.h, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(w.h, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(w.h, CURLOPT_WRITEDATA, &w);

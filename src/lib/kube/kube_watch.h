@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "err.h"
 #include "kube_client.h"
 
 /* type: ADDED, MODIFIED, DELETED, BOOKMARK. obj is borrowed. */
@@ -21,11 +22,13 @@ struct kube_watch_opts {
 
 /* Returns 0 when the server ends the stream, -EKEYEXPIRED on 410 Gone (HTTP or ERROR event:
  * the caller must relist), -ECANCELED when stopped, another negative errno otherwise. */
-int kube_watch(struct kube_client *c, const struct kube_resource *r,
-               const struct kube_watch_opts *o, kube_watch_fn fn, void *ud, rerr **err);
+_must_check_ int kube_watch(struct kube_client *c, const struct kube_resource *r,
+                            const struct kube_watch_opts *o, kube_watch_fn fn, void *ud,
+                            rerr **err);
 
 /* Feed one line of a watch stream (exposed for the fuzzer and unit tests). Returns 0, or
  * -EKEYEXPIRED / -EIO for an ERROR event, -EINVAL for a malformed line. */
-int kube_watch_dispatch_line(const char *line, size_t len, kube_watch_fn fn, void *ud, rerr **err);
+_must_check_ int kube_watch_dispatch_line(const char *line, size_t len, kube_watch_fn fn, void *ud,
+                                          rerr **err);
 
 #endif

@@ -27,9 +27,10 @@ static json_t *scalar_to_json(const yaml_event_t *ev)
     return json_stringn(v, n);
 }
 
-static int parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, json_t **out, rerr **err);
+static _must_check_ int parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, json_t **out,
+                                   rerr **err);
 
-static int next_event(yaml_parser_t *p, yaml_event_t *ev, rerr **err)
+static _must_check_ int next_event(yaml_parser_t *p, yaml_event_t *ev, rerr **err)
 {
     if (!yaml_parser_parse(p, ev))
         return rerr_setx(err, EINVAL, "YAML line %zu: %s", p->problem_mark.line + 1,
@@ -38,7 +39,8 @@ static int next_event(yaml_parser_t *p, yaml_event_t *ev, rerr **err)
 }
 
 /* Parse children until the matching end event; mapping keys must be scalars. */
-static int parse_children(yaml_parser_t *p, bool mapping, int depth, json_t *dst, rerr **err)
+static _must_check_ int parse_children(yaml_parser_t *p, bool mapping, int depth, json_t *dst,
+                                       rerr **err)
 {
     for (;;) {
         yaml_event_t ev;
@@ -73,7 +75,8 @@ static int parse_children(yaml_parser_t *p, bool mapping, int depth, json_t *dst
     }
 }
 
-static int parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, json_t **out, rerr **err)
+static _must_check_ int parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, json_t **out,
+                                   rerr **err)
 {
     if (depth > KYAML_MAX_DEPTH)
         return rerr_setx(err, EINVAL, "YAML nested deeper than %d levels", KYAML_MAX_DEPTH);
@@ -101,7 +104,7 @@ static int parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, json_t **ou
 }
 
 /* Skip stream/document start events, then parse the root node. */
-static int parse_root(yaml_parser_t *p, json_t **out, rerr **err)
+static _must_check_ int parse_root(yaml_parser_t *p, json_t **out, rerr **err)
 {
     for (;;) {
         yaml_event_t ev;

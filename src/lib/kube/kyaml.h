@@ -9,6 +9,6 @@
 
 /* Convert the first document. Plain true/false/null/integers become JSON scalars; every other
  * scalar (quoted or not) is a string. Anchors/aliases are rejected. */
-int kyaml_parse(const char *buf, size_t len, json_t **out, rerr **err);
+_must_check_ int kyaml_parse(const char *buf, size_t len, json_t **out, rerr **err);
 
 #endif

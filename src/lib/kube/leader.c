@@ -97,7 +97,7 @@ struct leader_elector *leader_new(struct kube_client *c, const struct leader_con
 }
 
 /* One attempt: returns 1 if we hold the lease now, 0 if someone else does, <0 on error. */
-static int try_acquire_or_renew(struct leader_elector *le, rerr **err)
+static _must_check_ int try_acquire_or_renew(struct leader_elector *le, rerr **err)
 {
     _cleanup_json_ json_t *cur = NULL;
     int r = kube_get(le->client, &KUBE_LEASES, le->ns, le->name, &cur, err);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "err.h"
 #include "kube_client.h"
 
 struct leader_config {
@@ -44,7 +45,7 @@ json_t *leader_lease_object(const json_t *current, const struct leader_config *c
 /* ---- the elector thread ---- */
 struct leader_elector;
 struct leader_elector *leader_new(struct kube_client *c, const struct leader_config *cfg);
-int leader_start(struct leader_elector *le, rerr **err);
+_must_check_ int leader_start(struct leader_elector *le, rerr **err);
 bool leader_is_leading(struct leader_elector *le);
 /* Block until leading (true) or stopped/timeout (false). */
 bool leader_wait_leading(struct leader_elector *le, uint64_t timeout_ms);

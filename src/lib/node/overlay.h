@@ -1,0 +1,48 @@
+/*
+ * The shared overlay mount namespace of a Kubernetes namespace (or of the whole node), and the
+ * sensitive-file filter applied inside it. Layout (key = k8s namespace, or "_node" in node mode;
+ * underscores cannot occur in namespace names, so keys never collide):
+ *   <overlay_base>/<key>[/<name>]/{upper,work}
+ *   <runtime_root>/merged/<key>[_<name>]      pivot_root target while creating
+ *   <runtime_root>/ns/<key>[_<name>]          nsfs bind mount pinning the namespace
+ *   <runtime_root>/locks/<key>[_<name>].lock  serialises creation
+ */
+#ifndef REAPER_OVERLAY_H
+#define REAPER_OVERLAY_H
+
+#include "annotations.h"
+#include "config.h"
+#include "err.h"
+
+struct overlay_paths {
+    char *key; /* "<key>[_<name>]" */
+    char *dir; /* <overlay_base>/<key>[/<name>] */
+    char *upper;
+    char *work;
+    char *merged;
+    char *pin;
+    char *lock;
+};
+
+_must_check_ int overlay_paths_resolve(const struct reaper_config *cfg,
+                                       const struct workload_identity *id,
+                                       struct overlay_paths *out, rerr **err);
+void overlay_paths_free(struct overlay_paths *p);
+
+/*
+ * In a forked process still in the host mount namespace: join the overlay namespace, creating
+ * it (serialised by the lock) if it is not pinned yet. On success the caller's root is the
+ * overlay. On failure the caller must not run the workload.
+ */
+_must_check_ int overlay_enter(const struct reaper_config *cfg, const struct workload_identity *id,
+                               rerr **err);
+/* True if the namespace is pinned (a live nsfs mount at the pin path). */
+bool overlay_exists(const struct reaper_config *cfg, const struct workload_identity *id);
+/* Unpin the namespace and delete upper/work (agent reset/delete, tests). */
+_must_check_ int overlay_destroy(const struct reaper_config *cfg,
+                                 const struct workload_identity *id, rerr **err);
+
+/* Effective sensitive-path list: defaults (+/replaced by) REAPER_FILTER_PATHS, minus allowlist. */
+char **filter_effective_paths(const struct reaper_config *cfg);
+
+#endif
