@@ -1,7 +1,6 @@
 /* reaper-agent: one per node (DaemonSet). Health and metrics over HTTP, node condition, config
  * sync, ReaperOverlay reset/delete on this node, garbage collection. docs/agent.md. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,124 +10,48 @@
 
 #include "agentd.h"
 #include "cleanup.h"
+#include "cmdline.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
 
 extern char **environ;
 
-static void usage(FILE *f)
-{
-    fputs("usage: reaper-agent [--node-name NAME] [--kubeconfig FILE] [--listen ADDR:PORT]\n"
-          "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
-          "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
-          "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--standalone]\n"
-          "  [--log-level error|warn|info|debug] [--version]\n",
-          f);
-}
+static const char USAGE[] =
+    "usage: reaper-agent [--node-name NAME] [--kubeconfig FILE] [--listen ADDR:PORT]\n"
+    "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
+    "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
+    "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--standalone]\n"
+    "  [--log-level error|warn|info|debug] [--version]\n";
 
-static int parse_seconds(const char *flag, const char *v, unsigned *out)
+/* Returns 0 to run, 1 to exit successfully (--version/--help), <0 on a usage error. */
+static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
+                                   enum log_level *level)
 {
-    int64_t n;
-    if (parse_int64(v, 1, 86400 * 7, &n) < 0) {
-        fprintf(stderr, "reaper-agent: %s %s: want seconds (1..604800)\n", flag, v);
-        return -1;
-    }
-    *out = (unsigned)n;
-    return 0;
-}
-
-/* Returns 0 to run, 1 to exit successfully (--version/--help), -1 on a usage error. */
-static int parse_opts(int argc, char **argv, struct agent_opts *o, enum log_level *level)
-{
-    static const struct option lo[] = {{"node-name", 1, 0, 'n'},
-                                       {"kubeconfig", 1, 0, 'k'},
-                                       {"listen", 1, 0, 'l'},
-                                       {"bin-dir", 1, 0, 'b'},
-                                       {"containerd-config", 1, 0, 'c'},
-                                       {"runtime-name", 1, 0, 'r'},
-                                       {"config-path", 1, 0, 'p'},
-                                       {"config-namespace", 1, 0, 'N'},
-                                       {"config-map", 1, 0, 'm'},
-                                       {"resync", 1, 0, 'R'},
-                                       {"gc-grace", 1, 0, 'g'},
-                                       {"proc", 1, 0, 'P'},
-                                       {"standalone", 0, 0, 's'},
-                                       {"log-level", 1, 0, 'L'},
-                                       {"version", 0, 0, 'v'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            o->node_name = optarg;
-            break;
-        case 'k':
-            o->kubeconfig = optarg;
-            break;
-        case 'l':
-            o->listen = optarg;
-            break;
-        case 'b':
-            o->bin_dir = optarg;
-            break;
-        case 'c':
-            o->containerd_config = optarg;
-            break;
-        case 'r':
-            o->runtime_name = optarg;
-            break;
-        case 'p':
-            o->config_path = optarg;
-            break;
-        case 'N':
-            o->config_namespace = optarg;
-            break;
-        case 'm':
-            o->config_map = optarg;
-            break;
-        case 'R':
-            if (parse_seconds("--resync", optarg, &o->resync_s) < 0)
-                return -1;
-            break;
-        case 'g':
-            if (parse_seconds("--gc-grace", optarg, &o->gc_grace_s) < 0)
-                return -1;
-            break;
-        case 'P':
-            o->proc = optarg;
-            break;
-        case 's':
-            o->standalone = true;
-            break;
-        case 'L':
-            if (log_level_parse(optarg, level) < 0) {
-                fprintf(stderr, "reaper-agent: --log-level %s: want error, warn, info or debug\n",
-                        optarg);
-                return -1;
-            }
-            break;
-        case 'v':
-            printf("reaper-agent %s\n", REAPER_VERSION);
-            return 1;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "reaper-agent: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    if (!o->standalone && (o->node_name == NULL || *o->node_name == '\0')) {
+    const struct cmdline_opt table[] = {
+        {"node-name", CL_STRING, &o->node_name, 0, 0},
+        {"kubeconfig", CL_STRING, &o->kubeconfig, 0, 0},
+        {"listen", CL_STRING, &o->listen, 0, 0},
+        {"bin-dir", CL_STRING, &o->bin_dir, 0, 0},
+        {"containerd-config", CL_STRING, &o->containerd_config, 0, 0},
+        {"runtime-name", CL_STRING, &o->runtime_name, 0, 0},
+        {"config-path", CL_STRING, &o->config_path, 0, 0},
+        {"config-namespace", CL_STRING, &o->config_namespace, 0, 0},
+        {"config-map", CL_STRING, &o->config_map, 0, 0},
+        {"resync", CL_SECONDS, &o->resync_s, 1, 86400 * 7},
+        {"gc-grace", CL_SECONDS, &o->gc_grace_s, 1, 86400 * 7},
+        {"proc", CL_STRING, &o->proc, 0, 0},
+        {"standalone", CL_FLAG, &o->standalone, 0, 0},
+        {"log-level", CL_LOG_LEVEL, level, 0, 0},
+        {0},
+    };
+    const struct cmdline cl = {"reaper-agent", USAGE, table};
+    int r = cmdline_parse(&cl, argc, argv);
+    if (r == 0 && !o->standalone && (o->node_name == NULL || *o->node_name == '\0')) {
         fputs("reaper-agent: --node-name (or NODE_NAME) is required unless --standalone\n", stderr);
-        return -1;
+        return -EINVAL;
     }
-    return 0;
+    return r;
 }
 
 /* ---- informer handlers: enqueue keys only ---- */

@@ -1,6 +1,7 @@
 /* reaper-controller: reconciles ReaperPod, ReaperOverlay and ReaperDaemonJob (docs/controller.md).
  */
 #include "cleanup.h"
+#include "cmdline.h"
 #include "daemon.h"
 #include "controller.h"
 #include "kjson.h"
@@ -8,7 +9,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,88 +26,31 @@ struct opts {
 
 static atomic_bool g_lost;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: reaper-controller [--kubeconfig FILE] [--namespace NS] [--runtime-class NAME]\n"
-            "  [--placeholder-image IMAGE] [--leader-elect=true|false] [--lease-namespace NS]\n"
-            "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--identity ID]\n"
-            "  [--log-level error|warn|info|debug] [--version]\n");
-}
+static const char USAGE[] =
+    "usage: reaper-controller [--kubeconfig FILE] [--namespace NS] [--runtime-class NAME]\n"
+    "  [--placeholder-image IMAGE] [--leader-elect=true|false] [--lease-namespace NS]\n"
+    "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--identity ID]\n"
+    "  [--log-level error|warn|info|debug] [--version]\n";
 
-static int parse_seconds(const char *s, unsigned *out)
+/* Returns 0 to run, 1 to exit successfully (--version/--help), <0 on a usage error. */
+static _must_check_ int parse_opts(int argc, char **argv, struct opts *o)
 {
-    int64_t v;
-    if (parse_int64(s, 1, 3600, &v) < 0)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
-/* Returns 0 to run, 1 to exit successfully (--version/--help), -1 on a usage error. */
-static int parse_opts(int argc, char **argv, struct opts *o)
-{
-    static const struct option lo[] = {
-        {"kubeconfig", 1, 0, 'k'},     {"namespace", 1, 0, 'n'},
-        {"runtime-class", 1, 0, 'r'},  {"placeholder-image", 1, 0, 'i'},
-        {"leader-elect", 2, 0, 'L'},   {"lease-namespace", 1, 0, 'N'},
-        {"lease-duration", 1, 0, 'D'}, {"renew-deadline", 1, 0, 'R'},
-        {"retry-period", 1, 0, 'P'},   {"identity", 1, 0, 'I'},
-        {"log-level", 1, 0, 'l'},      {"version", 0, 0, 'v'},
-        {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
-    int ch, bad = 0;
-    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (ch) {
-        case 'k':
-            o->kubeconfig = optarg;
-            break;
-        case 'n':
-            o->namespace = *optarg ? optarg : NULL;
-            break;
-        case 'r':
-            o->runtime_class = optarg;
-            break;
-        case 'i':
-            o->image = optarg;
-            break;
-        case 'L':
-            bad |= optarg && !parse_bool(optarg, &o->leader_elect);
-            if (!optarg)
-                o->leader_elect = true;
-            break;
-        case 'N':
-            o->lease_ns = optarg;
-            break;
-        case 'D':
-            bad |= parse_seconds(optarg, &o->lease_duration) < 0;
-            break;
-        case 'R':
-            bad |= parse_seconds(optarg, &o->renew_deadline) < 0;
-            break;
-        case 'P':
-            bad |= parse_seconds(optarg, &o->retry_period) < 0;
-            break;
-        case 'I':
-            o->identity = optarg;
-            break;
-        case 'l':
-            bad |= log_level_parse(optarg, &o->level) < 0;
-            break;
-        case 'v':
-            printf("reaper-controller %s\n", REAPER_VERSION);
-            return 1;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            bad = 1;
-        }
-    }
-    if (bad || optind != argc) {
-        usage(stderr);
-        return -1;
-    }
-    return 0;
+    const struct cmdline_opt table[] = {
+        {"kubeconfig", CL_STRING, &o->kubeconfig, 0, 0},
+        {"namespace", CL_STRING_EMPTY, &o->namespace, 0, 0},
+        {"runtime-class", CL_STRING, &o->runtime_class, 0, 0},
+        {"placeholder-image", CL_STRING, &o->image, 0, 0},
+        {"leader-elect", CL_BOOL, &o->leader_elect, 0, 0},
+        {"lease-namespace", CL_STRING, &o->lease_ns, 0, 0},
+        {"lease-duration", CL_SECONDS, &o->lease_duration, 1, 3600},
+        {"renew-deadline", CL_SECONDS, &o->renew_deadline, 1, 3600},
+        {"retry-period", CL_SECONDS, &o->retry_period, 1, 3600},
+        {"identity", CL_STRING, &o->identity, 0, 0},
+        {"log-level", CL_LOG_LEVEL, &o->level, 0, 0},
+        {0},
+    };
+    const struct cmdline cl = {"reaper-controller", USAGE, table};
+    return cmdline_parse(&cl, argc, argv);
 }
 
 static void on_lost(void *ud)

@@ -52,7 +52,7 @@ static _must_check_ int fill_sockaddr(const char *path, struct sockaddr_un *sa, 
 }
 
 /* 0 if a shim already serves path. */
-static int try_connect(const char *path)
+static _must_check_ int try_connect(const char *path)
 {
     struct sockaddr_un sa;
     if (fill_sockaddr(path, &sa, NULL) < 0)

@@ -4,9 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "cmdline.h"
+#include "log.h"
 #include "err.h"
 #include "util.h"
 
@@ -71,11 +75,65 @@ static void test_valid_id(void **state)
     assert_false(is_valid_id("-a"));
 }
 
+struct cl_target {
+    const char *name, *ns;
+    bool flag, elect;
+    unsigned secs;
+    enum log_level level;
+};
+
+static int run_cmdline(struct cl_target *t, char **argv)
+{
+    const struct cmdline_opt table[] = {
+        {"name", CL_STRING, &t->name, 0, 0},
+        {"ns", CL_STRING_EMPTY, &t->ns, 0, 0},
+        {"flag", CL_FLAG, &t->flag, 0, 0},
+        {"elect", CL_BOOL, &t->elect, 0, 0},
+        {"secs", CL_SECONDS, &t->secs, 1, 10},
+        {"log-level", CL_LOG_LEVEL, &t->level, 0, 0},
+        {0},
+    };
+    const struct cmdline cl = {"prog", "usage: prog\n", table};
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    optind = 0; /* a fresh getopt scan per call */
+    return cmdline_parse(&cl, argc, argv);
+}
+
+static void test_cmdline(void **state)
+{
+    struct cl_target t = {.ns = "keep", .level = LOG_LVL_INFO};
+    char *ok[] = {"prog",   "--name", "a",           "--ns=", "--flag", "--elect",
+                  "--secs", "10",     "--log-level", "debug", NULL};
+    assert_int_equal(run_cmdline(&t, ok), 0);
+    assert_string_equal(t.name, "a");
+    assert_null(t.ns); /* empty means unset */
+    assert_true(t.flag && t.elect);
+    assert_int_equal(t.secs, 10);
+    assert_int_equal(t.level, LOG_LVL_DEBUG);
+    char *off[] = {"prog", "--elect=false", NULL};
+    assert_int_equal(run_cmdline(&t, off), 0);
+    assert_false(t.elect);
+    char *bad[][4] = {{"prog", "--secs", "11", NULL},  {"prog", "--secs", "0", NULL},
+                      {"prog", "--elect=maybe", NULL}, {"prog", "--log-level", "loud", NULL},
+                      {"prog", "--nope", NULL},        {"prog", "extra", NULL},
+                      {"prog", "--name", NULL}};
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "we"); /* the messages are for people */
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        assert_int_equal(run_cmdline(&t, bad[i]), -EINVAL);
+    fclose(stderr);
+    stderr = saved;
+    assert_int_equal(t.secs, 10); /* a rejected value leaves the target alone */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rerr_wrap_and_codes),
         cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_cmdline),
         cmocka_unit_test(test_strv_split),
         cmocka_unit_test(test_dns_label),
         cmocka_unit_test(test_valid_id),

@@ -11,9 +11,7 @@ int jerr(const struct jctx *c, const char *parent, const char *key, const char *
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    char *msg = xvasprintf(fmt, ap);
     va_end(ap);
     _cleanup_free_ char *path = jpath(parent ? parent : "", key);
     int r = *path ? rerr_setx(c->err, EINVAL, "%s: %s: %s", c->doc, path, msg)

@@ -73,7 +73,7 @@ static void cleanup_pathsp(struct overlay_paths *p)
 #define _cleanup_paths_ __attribute__((cleanup(cleanup_pathsp)))
 
 /* An fd on the pinned namespace, or -1 if nothing (or something else) is mounted there. */
-static int pin_open(const char *pin)
+static _must_check_ int pin_open(const char *pin)
 {
     int fd = open(pin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
@@ -251,13 +251,12 @@ static _must_check_ int pin_namespace(pid_t helper, const char *pin, rerr **err)
     return 0;
 }
 
-static int reap(pid_t pid)
+/* Our own helper child: waitpid fails only if it was already reaped, so nothing to report. */
+static void reap(pid_t pid)
 {
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
 }
 
 /* mkdir_p accepts an existing non-directory; overlayfs would then only say "Invalid argument". */
