@@ -238,7 +238,10 @@ def test_failure_refuses_and_leaves_no_pin(env):
 @pytest.mark.runtime
 def test_destroy_unpins_and_removes_layers(env):
     env.run("echo 1 > /opt/gone")
+    lock = env.root / "locks" / "default.lock"
+    assert lock.exists()
     subprocess.run(env.args(extra=["--destroy"]), check=True)
+    assert not lock.exists(), "a destroyed overlay's lock file stays behind"
     assert not (env.base / "default").exists()
     assert str(env.root / "ns" / "default") not in mountpoints()
     assert env.run("cat /opt/gone", check=False).returncode != 0

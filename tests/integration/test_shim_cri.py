@@ -145,6 +145,8 @@ def test_ten_pods_at_once(cri):
 
 
 def test_nothing_left_after_pod_removal(cri, containerd):
+    sockets = containerd.dirs["reaper_root"] / "s"
+    before = set(sockets.iterdir()) if sockets.exists() else set()
     pod = cri.run_pod("cleanup", namespace="team-d", runtime_handler=H)
     cid = cri.run_container(pod, "sleeper", command=["/bin/sh", "-c", "sleep 1000 & wait"])
     shims = containerd.shim_pids()
@@ -156,6 +158,7 @@ def test_nothing_left_after_pod_removal(cri, containerd):
     wait_for(lambda: not any(proc_state(p) for p in shims if _reaper_shim(p)),
              what="pod shim exited")
     assert not [d for d in root.iterdir() if len(d.name) == 64], list(root.iterdir())
+    assert not set(sockets.iterdir()) - before, "the pod's shim left its socket behind"
     # Only the overlay namespace pins stay mounted (by design, until the agent resets them).
     assert all(m == f"{root}/ns" or m.startswith(f"{root}/ns/") for m in mounts_under(root)), \
         mounts_under(root)
