@@ -32,14 +32,15 @@ static struct option *long_options(const struct cmdline_opt *opts, size_t n)
     return lo;
 }
 
-static _must_check_ int bad_value(const struct cmdline *cl, const struct cmdline_opt *o, const char *v,
-                     const char *want)
+static _must_check_ int bad_value(const struct cmdline *cl, const struct cmdline_opt *o,
+                                  const char *v, const char *want)
 {
     fprintf(stderr, "%s: --%s %s: want %s\n", cl->program, o->name, v, want);
     return -EINVAL;
 }
 
-static _must_check_ int set_value(const struct cmdline *cl, const struct cmdline_opt *o, const char *v)
+static _must_check_ int set_value(const struct cmdline *cl, const struct cmdline_opt *o,
+                                  const char *v)
 {
     int64_t n;
     switch (o->kind) {
