@@ -194,8 +194,7 @@ static _must_check_ int start_informers(struct agent *a, rerr **err)
 static void stop_informers(struct agent *a)
 {
     struct kube_informer *all[] = {a->overlays, a->namespaces, a->configmaps};
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-        kube_informer_free(all[i]);
+    kube_informers_free(all, ARRAY_SIZE(all));
 }
 
 /* ---- the worker ---- */

@@ -210,3 +210,12 @@ void kube_informer_free(struct kube_informer *inf)
     free(inf->rv);
     free(inf);
 }
+
+void kube_informers_free(struct kube_informer *const *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (all[i])
+            kube_informer_stop(all[i]);
+    for (size_t i = 0; i < n; i++)
+        kube_informer_free(all[i]);
+}

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "err.h"
 #include "kube_cache.h"
@@ -31,5 +32,8 @@ json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char 
 json_t *kube_informer_list(struct kube_informer *inf);
 void kube_informer_stop(struct kube_informer *inf); /* joins the thread */
 void kube_informer_free(struct kube_informer *inf);
+/* Stops every informer (NULL entries skipped) before freeing any: a handler of one may read
+ * another's cache until its thread has ended. */
+void kube_informers_free(struct kube_informer *const *all, size_t n);
 
 #endif
