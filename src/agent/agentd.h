@@ -2,6 +2,7 @@
 #ifndef REAPER_AGENTD_H
 #define REAPER_AGENTD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,6 +35,8 @@ struct agent {
     struct kube_client *client; /* NULL when standalone */
     struct workqueue *queue;
     struct kube_informer *overlays, *namespaces, *configmaps;
+    pthread_t sync_thread; /* joined before the informers it waits on are freed */
+    bool sync_started;
     struct agent_counters counters;
     json_t *last_condition; /* last ReaperReady written (worker thread only) */
     uint64_t last_heartbeat_ns;

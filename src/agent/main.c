@@ -114,11 +114,15 @@ static _must_check_ int start_informers(struct agent *a, rerr **err)
     return 0;
 }
 
+/* After workqueue_shutdown: stopping the informers ends sync_thread's waits, and it must be
+ * gone before they are freed. */
 static void stop_informers(struct agent *a)
 {
     struct kube_informer *all[] = {a->overlays, a->namespaces, a->configmaps};
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-        kube_informer_free(all[i]);
+    kube_informers_stop(all, ARRAY_SIZE(all));
+    if (a->sync_started)
+        pthread_join(a->sync_thread, NULL);
+    kube_informers_free(all, ARRAY_SIZE(all));
 }
 
 /* ---- the worker ---- */
@@ -160,7 +164,7 @@ static void work(struct agent *a)
     }
 }
 
-/* Mark ready once every informer has listed (waits are timed; shutdown ends them). */
+/* Mark ready once every informer has listed (stopping the informers ends the waits). */
 static void *sync_thread(void *ud)
 {
     struct agent *a = ud;
@@ -187,9 +191,7 @@ static _must_check_ int connect_api(struct agent *a, rerr **err)
         r = start_informers(a, err);
     if (r < 0)
         return r;
-    pthread_t t;
-    pthread_create(&t, NULL, sync_thread, a);
-    pthread_detach(t);
+    a->sync_started = pthread_create(&a->sync_thread, NULL, sync_thread, a) == 0;
     workqueue_add(a->queue, KEY_CONDITION);
     return 0;
 }

@@ -59,26 +59,30 @@ static void on_lost(void *ud)
     workqueue_shutdown(ud);
 }
 
-static struct kube_informer *start_informer(struct controller *c, size_t slot,
-                                            const struct kube_resource *r, const char *ns,
-                                            const char *selector, rerr **err)
+static struct kube_informer *new_informer(struct controller *c, size_t slot,
+                                          const struct kube_resource *r, const char *ns,
+                                          const char *selector)
 {
     struct kube_informer_opts io = {.resource = r, .namespace = ns, .label_selector = selector};
     c->handler_ctx[slot] = (struct controller_handler_ctx){c, r};
     struct kube_handlers h = controller_handlers(&c->handler_ctx[slot]);
-    return kube_informer_run(c->client, &io, &h, err);
+    return kube_informer_new(c->client, &io, &h);
 }
 
+/* Every informer exists before the first one starts: handlers read other informers' caches
+ * (a node change lists jobs and overlays), from the first LIST on. */
 static _must_check_ int start_informers(struct controller *c, rerr **err)
 {
     struct kube_informer **slots[] = {&c->nodes, &c->overlays, &c->jobs, &c->rpods, &c->pods};
     const struct kube_resource *res[] = {&KUBE_NODES, &REAPER_OVERLAYS, &REAPER_DAEMONJOBS,
                                          &REAPER_PODS, &KUBE_PODS};
+    for (size_t i = 0; i < ARRAY_SIZE(slots); i++)
+        *slots[i] = new_informer(c, i, res[i], res[i] == &KUBE_NODES ? NULL : c->namespace,
+                                 res[i] == &KUBE_PODS ? LABEL_REAPERPOD : NULL);
     for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
-        *slots[i] = start_informer(c, i, res[i], res[i] == &KUBE_NODES ? NULL : c->namespace,
-                                   res[i] == &KUBE_PODS ? LABEL_REAPERPOD : NULL, err);
-        if (*slots[i] == NULL)
-            return -EIO;
+        int r = kube_informer_start(*slots[i], err);
+        if (r < 0)
+            return r;
     }
     for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
         while (!kube_informer_wait_synced(*slots[i], 1000)) {
@@ -93,8 +97,7 @@ static _must_check_ int start_informers(struct controller *c, rerr **err)
 static void stop_informers(struct controller *c)
 {
     struct kube_informer *all[] = {c->pods, c->rpods, c->jobs, c->overlays, c->nodes};
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-        kube_informer_free(all[i]);
+    kube_informers_free(all, ARRAY_SIZE(all));
 }
 
 /* The single worker: one key at a time, rate-limited requeue on failure. */

@@ -142,6 +142,9 @@ def overlay_entry(st, ns, name):
 
 def test_overlay_reset_waits_for_workloads_then_delete(rt, api, agents, tmp_path):
     st = api.store
+    # As on a real cluster, the overlay's namespace exists: else namespace GC (every --resync)
+    # rightly removes the idle overlay as an orphan, racing the "overlay recreated" check.
+    st.create("namespaces", "", {"metadata": {"name": "team-a"}})
     st.create("reaperoverlays", "team-a", {"metadata": {"name": "grp",
                                                         "finalizers": ["reaper.io/overlay-cleanup"]},
                                            "spec": {"resetPolicy": "Manual"}})
