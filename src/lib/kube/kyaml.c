@@ -123,6 +123,64 @@ static int parse_root(yaml_parser_t *p, json_t **out, rerr **err)
     }
 }
 
+/* Parse the next document's root after its DOCUMENT-START event; consumes its DOCUMENT-END. */
+static int parse_document(yaml_parser_t *p, json_t **out, rerr **err)
+{
+    yaml_event_t ev;
+    int r = next_event(p, &ev, err);
+    if (r < 0)
+        return r;
+    r = parse_node(p, &ev, 0, out, err);
+    yaml_event_delete(&ev);
+    if (r < 0)
+        return r;
+    r = next_event(p, &ev, err);
+    if (r < 0) {
+        json_decref(steal_ptr(*out));
+        return r;
+    }
+    yaml_event_delete(&ev);
+    return 0;
+}
+
+static int parse_stream(yaml_parser_t *p, kyaml_doc_fn fn, void *ud, rerr **err)
+{
+    size_t index = 0;
+    for (;;) {
+        yaml_event_t ev;
+        int r = next_event(p, &ev, err);
+        if (r < 0)
+            return rerr_wrap(err, "document %zu", index + 1);
+        yaml_event_type_t type = ev.type;
+        size_t line = ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT)
+            return 0;
+        if (type != YAML_DOCUMENT_START_EVENT)
+            continue;
+        index++;
+        json_t *doc = NULL;
+        r = parse_document(p, &doc, err);
+        if (r < 0)
+            return rerr_wrap(err, "document %zu", index);
+        r = fn(index, line, doc, ud, err);
+        json_decref(doc);
+        if (r < 0)
+            return r;
+    }
+}
+
+int kyaml_parse_stream(const char *buf, size_t len, kyaml_doc_fn fn, void *ud, rerr **err)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return rerr_setx(err, ENOMEM, "YAML parser init");
+    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+    int r = parse_stream(&p, fn, ud, err);
+    yaml_parser_delete(&p);
+    return r;
+}
+
 int kyaml_parse(const char *buf, size_t len, json_t **out, rerr **err)
 {
     yaml_parser_t p;
