@@ -31,9 +31,17 @@ static int parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth, json_t **ou
 
 static int next_event(yaml_parser_t *p, yaml_event_t *ev, rerr **err)
 {
-    if (!yaml_parser_parse(p, ev))
-        return rerr_setx(err, EINVAL, "YAML line %zu: %s", p->problem_mark.line + 1,
-                         p->problem ? p->problem : "parse error");
+    if (!yaml_parser_parse(p, ev)) {
+        const char *problem = p->problem ? p->problem : "parse error";
+        if (p->context) { /* "while parsing a block mapping": where the broken construct began */
+            const char *ctx = p->context;
+            if (strncmp(ctx, "while ", 6) == 0)
+                ctx += 6;
+            return rerr_setx(err, EINVAL, "YAML line %zu: %s (%s started on line %zu)",
+                             p->problem_mark.line + 1, problem, ctx, p->context_mark.line + 1);
+        }
+        return rerr_setx(err, EINVAL, "YAML line %zu: %s", p->problem_mark.line + 1, problem);
+    }
     return 0;
 }
 
