@@ -17,6 +17,21 @@ static const char SCHEDULER[] = "the scheduler uses it";
 static const char NO_CGROUP[] = "no cgroup per pod: nothing limits the process tree";
 static const char NODE_HOSTNAME[] = "the process sees the node's hostname";
 static const char CONTROLLER[] = "reaper-controller turns it into the Pod it runs";
+static const char RUN_AS_GID[] = "the process's gid, also for exec";
+static const char RUN_AS_UID[] = "the process's uid, also for exec";
+static const char NON_ROOT[] = "kubelet checks the uid";
+static const char SECCOMP[] = "RuntimeDefault and Localhost load the filter; Unconfined loads none";
+static const char APPARMOR[] = "no AppArmor profile is applied to host processes";
+static const char SELINUX[] = "no SELinux label is applied: the process keeps the shim's context";
+static const char WINDOWS[] = "Windows only";
+static const char CLAIMS[] = "devices of resource claims are not given to host processes";
+static const char PULL_ONLY[] = "only for pulling the image, which is never run";
+static const char RESOLV_CONF[] =
+    "kubelet writes resolv.conf; mounted when the DNS mode is kubernetes (the default)";
+static const char PROBE[] = "kubelet; exec probes run in the process's context";
+static const char ENV[] = "the process's environment (values resolved by kubelet)";
+static const char CAPS[] =
+    "the process's capability sets, when the Pod restricts them (docs/pod-fields.md)";
 
 const struct vrule vrules[] = {
     /* pod spec */
@@ -24,10 +39,8 @@ const struct vrule vrules[] = {
     {POD, "activeDeadlineSeconds", NULL, E, false, KUBELET},
     {POD, "affinity", NULL, E, false, SCHEDULER},
     {POD, "automountServiceAccountToken", NULL, E, false, KUBELET},
-    {POD, "dnsConfig", NULL, E, false,
-     "kubelet writes resolv.conf; mounted when the DNS mode is kubernetes (the default)"},
-    {POD, "dnsPolicy", NULL, E, true,
-     "kubelet writes resolv.conf; mounted when the DNS mode is kubernetes (the default)"},
+    {POD, "dnsConfig", NULL, E, false, RESOLV_CONF},
+    {POD, "dnsPolicy", NULL, E, true, RESOLV_CONF},
     {POD, "enableServiceLinks", NULL, E, true, KUBELET},
     {POD, "hostAliases", NULL, E, false, "kubelet writes /etc/hosts; mounted per container"},
     {POD, "hostIPC", "true", E, false, "the process always uses the node's IPC namespace"},
@@ -41,7 +54,7 @@ const struct vrule vrules[] = {
      "a user namespace for a host process would need one for the whole node"},
     {POD, "hostUsers", NULL, E, false, "the process always uses the node's user namespace"},
     {POD, "hostname", NULL, I, false, NODE_HOSTNAME},
-    {POD, "imagePullSecrets", NULL, I, false, "only for pulling the image, which is never run"},
+    {POD, "imagePullSecrets", NULL, I, false, PULL_ONLY},
     {POD, "nodeName", NULL, E, false, SCHEDULER},
     {POD, "nodeSelector", NULL, E, false, SCHEDULER},
     {POD, "os", NULL, E, false, "API validation and scheduling (Linux nodes only)"},
@@ -50,8 +63,7 @@ const struct vrule vrules[] = {
     {POD, "priority", NULL, E, true, SCHEDULER},
     {POD, "priorityClassName", NULL, E, false, SCHEDULER},
     {POD, "readinessGates", NULL, E, false, KUBELET},
-    {POD, "resourceClaims", NULL, I, false,
-     "devices of resource claims are not given to host processes"},
+    {POD, "resourceClaims", NULL, I, false, CLAIMS},
     {POD, "restartPolicy", NULL, E, true, KUBELET},
     {POD, "schedulerName", NULL, E, true, SCHEDULER},
     {POD, "schedulingGates", NULL, E, false, SCHEDULER},
@@ -71,40 +83,36 @@ const struct vrule vrules[] = {
     {POD, "securityContext.fsGroup", NULL, E, false,
      "kubelet applies it to volumes; an extra group of every process"},
     {POD, "securityContext.fsGroupChangePolicy", NULL, E, false, KUBELET},
-    {POD, "securityContext.runAsGroup", NULL, E, false, "the process's gid, also for exec"},
-    {POD, "securityContext.runAsNonRoot", NULL, E, false, "kubelet checks the uid"},
-    {POD, "securityContext.runAsUser", NULL, E, false, "the process's uid, also for exec"},
+    {POD, "securityContext.runAsGroup", NULL, E, false, RUN_AS_GID},
+    {POD, "securityContext.runAsNonRoot", NULL, E, false, NON_ROOT},
+    {POD, "securityContext.runAsUser", NULL, E, false, RUN_AS_UID},
     {POD, "securityContext.supplementalGroups", NULL, E, false,
      "the process's extra groups, also for exec"},
-    {POD, "securityContext.seccompProfile", NULL, E, false,
-     "RuntimeDefault and Localhost load the filter; Unconfined loads none"},
+    {POD, "securityContext.seccompProfile", NULL, E, false, SECCOMP},
     {POD, "securityContext.sysctls", NULL, R, false,
      "a sysctl set for a host process would change the whole node"},
-    {POD, "securityContext.appArmorProfile", NULL, I, false,
-     "no AppArmor profile is applied to host processes"},
-    {POD, "securityContext.seLinuxOptions", NULL, I, false,
-     "no SELinux label is applied: the process keeps the shim's context"},
-    {POD, "securityContext.windowsOptions", NULL, I, false, "Windows only"},
+    {POD, "securityContext.appArmorProfile", NULL, I, false, APPARMOR},
+    {POD, "securityContext.seLinuxOptions", NULL, I, false, SELINUX},
+    {POD, "securityContext.windowsOptions", NULL, I, false, WINDOWS},
     /* containers[], initContainers[], ephemeralContainers[] */
     {CTR, "name", NULL, E, true, KUBELET},
     {CTR, "command", NULL, E, false, "the program runs from the host (or the overlay)"},
     {CTR, "args", NULL, E, false, "passed to the program"},
-    {CTR, "env", NULL, E, false, "the process's environment (values resolved by kubelet)"},
-    {CTR, "envFrom", NULL, E, false, "the process's environment (values resolved by kubelet)"},
+    {CTR, "env", NULL, E, false, ENV},
+    {CTR, "envFrom", NULL, E, false, ENV},
     {CTR, "workingDir", NULL, E, false, "the process's working directory (host or overlay)"},
     {CTR, "image", NULL, I, true,
      "pulled by kubelet, never run: the command is resolved on the host"},
-    {CTR, "imagePullPolicy", NULL, I, true, "only for pulling the image, which is never run"},
+    {CTR, "imagePullPolicy", NULL, I, true, PULL_ONLY},
     {CTR, "lifecycle", NULL, E, false, "kubelet runs exec hooks in the process's context"},
-    {CTR, "livenessProbe", NULL, E, false, "kubelet; exec probes run in the process's context"},
-    {CTR, "readinessProbe", NULL, E, false, "kubelet; exec probes run in the process's context"},
-    {CTR, "startupProbe", NULL, E, false, "kubelet; exec probes run in the process's context"},
+    {CTR, "livenessProbe", NULL, E, false, PROBE},
+    {CTR, "readinessProbe", NULL, E, false, PROBE},
+    {CTR, "startupProbe", NULL, E, false, PROBE},
     {CTR, "ports", NULL, I, false, "informational: the process binds on the node's network"},
     {CTR, "resizePolicy", NULL, I, false, NO_CGROUP},
     {CTR, "resources.requests", NULL, E, false, SCHEDULER},
     {CTR, "resources.limits", NULL, I, false, NO_CGROUP},
-    {CTR, "resources.claims", NULL, I, false,
-     "devices of resource claims are not given to host processes"},
+    {CTR, "resources.claims", NULL, I, false, CLAIMS},
     {CTR, "restartPolicy", NULL, E, false, KUBELET},
     {CTR, "stdin", NULL, E, false, "a pipe (or the pty with tty)"},
     {CTR, "stdinOnce", NULL, E, false, KUBELET},
@@ -119,10 +127,8 @@ const struct vrule vrules[] = {
     /* container securityContext */
     {CTR, "securityContext.allowPrivilegeEscalation", NULL, E, false,
      "false sets no_new_privs, also for exec"},
-    {CTR, "securityContext.capabilities.add", NULL, E, false,
-     "the process's capability sets, when the Pod restricts them (docs/pod-fields.md)"},
-    {CTR, "securityContext.capabilities.drop", NULL, E, false,
-     "the process's capability sets, when the Pod restricts them (docs/pod-fields.md)"},
+    {CTR, "securityContext.capabilities.add", NULL, E, false, CAPS},
+    {CTR, "securityContext.capabilities.drop", NULL, E, false, CAPS},
     {CTR, "securityContext.privileged", "true", E, false,
      "a root process already has every capability and the node's devices"},
     {CTR, "securityContext.privileged", NULL, I, false,
@@ -131,16 +137,13 @@ const struct vrule vrules[] = {
      "/proc is the node's (masked paths apply only to restricted containers)"},
     {CTR, "securityContext.readOnlyRootFilesystem", NULL, E, false,
      "true makes the overlay read-only (EROFS); volumes keep their mode"},
-    {CTR, "securityContext.runAsGroup", NULL, E, false, "the process's gid, also for exec"},
-    {CTR, "securityContext.runAsNonRoot", NULL, E, false, "kubelet checks the uid"},
-    {CTR, "securityContext.runAsUser", NULL, E, false, "the process's uid, also for exec"},
-    {CTR, "securityContext.seccompProfile", NULL, E, false,
-     "RuntimeDefault and Localhost load the filter; Unconfined loads none"},
-    {CTR, "securityContext.appArmorProfile", NULL, I, false,
-     "no AppArmor profile is applied to host processes"},
-    {CTR, "securityContext.seLinuxOptions", NULL, I, false,
-     "no SELinux label is applied: the process keeps the shim's context"},
-    {CTR, "securityContext.windowsOptions", NULL, I, false, "Windows only"},
+    {CTR, "securityContext.runAsGroup", NULL, E, false, RUN_AS_GID},
+    {CTR, "securityContext.runAsNonRoot", NULL, E, false, NON_ROOT},
+    {CTR, "securityContext.runAsUser", NULL, E, false, RUN_AS_UID},
+    {CTR, "securityContext.seccompProfile", NULL, E, false, SECCOMP},
+    {CTR, "securityContext.appArmorProfile", NULL, I, false, APPARMOR},
+    {CTR, "securityContext.seLinuxOptions", NULL, I, false, SELINUX},
+    {CTR, "securityContext.windowsOptions", NULL, I, false, WINDOWS},
     /* reaper.io ReaperPod and ReaperDaemonJob: the CRDs declare only what the controller runs */
     {RPD, "command", NULL, E, false, CONTROLLER},
     {RPD, "args", NULL, E, false, CONTROLLER},
