@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char *const container_lists[] = {"containers", "initContainers",
@@ -64,13 +65,30 @@ char *policy_rule_cel(const struct vrule *r)
     return out;
 }
 
+/* " = v" for a value rule; for the rule after one boolean value rule, " = " the other value. */
+static const char *value_suffix(const struct vrule *r, char *buf, size_t len)
+{
+    const char *other = NULL;
+    for (const struct vrule *e = vrules; e < r; e++)
+        if (e->scope == r->scope && strcmp(e->field, r->field) == 0 && e->value)
+            other = e->value;
+    if (r->value)
+        snprintf(buf, len, " = %s", r->value);
+    else if (other && (strcmp(other, "true") == 0 || strcmp(other, "false") == 0))
+        snprintf(buf, len, " = %s", strcmp(other, "true") == 0 ? "false" : "true");
+    else
+        snprintf(buf, len, "%s%s", other ? " other than " : "", other ? other : "");
+    return buf;
+}
+
 static json_t *validation_for(const struct vrule *r)
 {
     _cleanup_free_ char *cel = policy_rule_cel(r);
     _cleanup_free_ char *expr = xasprintf("!(%s)", cel);
-    _cleanup_free_ char *msg = xasprintf("%s%s%s%s: %s by Reaper: %s", scope_prefix(r->scope),
-                                         r->field, r->value ? " = " : "", r->value ? r->value : "",
-                                         verdict_name(r->verdict), r->reason);
+    char value[128];
+    _cleanup_free_ char *msg =
+        xasprintf("%s%s%s: %s by Reaper: %s", scope_prefix(r->scope), r->field,
+                  value_suffix(r, value, sizeof(value)), verdict_name(r->verdict), r->reason);
     return json_pack("{s:s, s:s, s:s}", "expression", expr, "message", msg, "reason", "Invalid");
 }
 

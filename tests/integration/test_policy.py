@@ -219,7 +219,7 @@ def test_sample_pods(policies):
     assert failed(res[0], GUARD) == [] and failed(res[0], WARN) == []
     assert failed(res[1], GUARD) == []
     assert sorted(m.split(":")[0] for m in failed(res[1], WARN)) == [
-        "spec.containers[*].resources.limits", "spec.hostNetwork"]
+        "spec.containers[*].resources.limits", "spec.hostNetwork = false"]
     assert sorted(m.split(":")[0] for m in failed(res[2], GUARD)) == [
         "spec.hostUsers = false", "spec.securityContext.sysctls"]
     assert failed(res[3], GUARD) is None and failed(res[3], WARN) is None
