@@ -7,6 +7,7 @@ API server's strict field validation does).
 """
 import functools
 import json
+import re
 import shutil
 import subprocess
 
@@ -126,6 +127,36 @@ def check_admission_policies(docs):
     assert out.returncode == 0, out.stderr
     errors = [f"{r['name']}: {r['error']}" for r in json.loads(out.stdout) if "error" in r]
     assert not errors, errors
+    for d in docs:  # the package's validators allow any extra key; the API server does not
+        extra = _admission_unknown_fields(d["kind"], d)
+        assert not extra, f"{d['kind']}/{d['metadata']['name']}: unknown fields: {extra}"
+
+
+_ADMISSION_TS = CEL_DIR / "node_modules/kubernetes-models/admissionregistration.k8s.io/v1"
+_ADMISSION_REF = re.compile(r"IIoK8sApiAdmissionregistrationV1(\w+)")
+
+
+@functools.lru_cache(maxsize=None)
+def _admission_fields(type_name):
+    """{field: TypeScript type} of an admissionregistration/v1 type, from the package's .d.ts."""
+    text = (_ADMISSION_TS / f"{type_name}.d.ts").read_text()
+    body = re.search(r"^export interface \w+(?: extends \w+)? \{\n(.*?)^\}", text,
+                     re.S | re.M).group(1)
+    return dict(re.findall(r'^    "(\w+)"\??: (.+);$', body, re.M))
+
+
+def _admission_unknown_fields(type_name, doc, path=""):
+    """Keys that the admissionregistration/v1 type does not declare (metadata is not checked)."""
+    fields, out = _admission_fields(type_name), []
+    for k, v in doc.items():
+        if k not in fields:
+            out.append(f"{path}.{k}")
+            continue
+        ref = _ADMISSION_REF.search(fields[k])
+        for i, item in enumerate(v if isinstance(v, list) else [v]):
+            if ref and isinstance(item, dict):
+                out += _admission_unknown_fields(ref.group(1), item, f"{path}.{k}")
+    return out
 
 
 def check(doc):

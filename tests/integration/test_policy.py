@@ -111,6 +111,11 @@ def test_objects_validate_against_the_schema():
     bad["spec"]["validations"][0].pop("expression")
     with pytest.raises(AssertionError, match="expression"):
         check_admission_policies([bad])
+    bad = copy.deepcopy(docs[0])
+    bad["spec"]["matchConstraints"]["resourceRules"][0]["operation"] = ["CREATE"]
+    with pytest.raises(AssertionError, match=r"unknown fields: \['.spec.matchConstraints."
+                                             r"resourceRules.operation'\]"):
+        check_admission_policies([bad])
 
 
 def test_bindings_deny_and_warn():
