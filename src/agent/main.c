@@ -29,23 +29,27 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
                                    enum log_level *level)
 {
     const struct cmdline_opt table[] = {
-        {"node-name", CL_STRING, &o->node_name, 0, 0},
-        {"kubeconfig", CL_STRING, &o->kubeconfig, 0, 0},
-        {"listen", CL_STRING, &o->listen, 0, 0},
-        {"bin-dir", CL_STRING, &o->bin_dir, 0, 0},
-        {"containerd-config", CL_STRING, &o->containerd_config, 0, 0},
-        {"runtime-name", CL_STRING, &o->runtime_name, 0, 0},
-        {"config-path", CL_STRING, &o->config_path, 0, 0},
-        {"config-namespace", CL_STRING, &o->config_namespace, 0, 0},
-        {"config-map", CL_STRING, &o->config_map, 0, 0},
-        {"resync", CL_SECONDS, &o->resync_s, 1, 86400 * 7},
-        {"gc-grace", CL_SECONDS, &o->gc_grace_s, 1, 86400 * 7},
-        {"proc", CL_STRING, &o->proc, 0, 0},
-        {"standalone", CL_FLAG, &o->standalone, 0, 0},
-        {"log-level", CL_LOG_LEVEL, level, 0, 0},
+        {.name = "node-name", .kind = CL_STRING, .target = &o->node_name},
+        {.name = "kubeconfig", .kind = CL_STRING, .target = &o->kubeconfig},
+        {.name = "listen", .kind = CL_STRING, .target = &o->listen},
+        {.name = "bin-dir", .kind = CL_STRING, .target = &o->bin_dir},
+        {.name = "containerd-config", .kind = CL_STRING, .target = &o->containerd_config},
+        {.name = "runtime-name", .kind = CL_STRING, .target = &o->runtime_name},
+        {.name = "config-path", .kind = CL_STRING, .target = &o->config_path},
+        {.name = "config-namespace", .kind = CL_STRING, .target = &o->config_namespace},
+        {.name = "config-map", .kind = CL_STRING, .target = &o->config_map},
+        {.name = "resync", .kind = CL_SECONDS, .target = &o->resync_s, .min = 1, .max = 86400 * 7},
+        {.name = "gc-grace",
+         .kind = CL_SECONDS,
+         .target = &o->gc_grace_s,
+         .min = 1,
+         .max = 86400 * 7},
+        {.name = "proc", .kind = CL_STRING, .target = &o->proc},
+        {.name = "standalone", .kind = CL_FLAG, .target = &o->standalone},
+        {.name = "log-level", .kind = CL_LOG_LEVEL, .target = level},
         {0},
     };
-    const struct cmdline cl = {"reaper-agent", USAGE, table};
+    const struct cmdline cl = {.program = "reaper-agent", .usage = USAGE, .opts = table};
     int r = cmdline_parse(&cl, argc, argv);
     if (r == 0 && !o->standalone && (o->node_name == NULL || *o->node_name == '\0')) {
         fputs("reaper-agent: --node-name (or NODE_NAME) is required unless --standalone\n", stderr);

@@ -36,20 +36,32 @@ static const char USAGE[] =
 static _must_check_ int parse_opts(int argc, char **argv, struct opts *o)
 {
     const struct cmdline_opt table[] = {
-        {"kubeconfig", CL_STRING, &o->kubeconfig, 0, 0},
-        {"namespace", CL_STRING_EMPTY, &o->namespace, 0, 0},
-        {"runtime-class", CL_STRING, &o->runtime_class, 0, 0},
-        {"placeholder-image", CL_STRING, &o->image, 0, 0},
-        {"leader-elect", CL_BOOL, &o->leader_elect, 0, 0},
-        {"lease-namespace", CL_STRING, &o->lease_ns, 0, 0},
-        {"lease-duration", CL_SECONDS, &o->lease_duration, 1, 3600},
-        {"renew-deadline", CL_SECONDS, &o->renew_deadline, 1, 3600},
-        {"retry-period", CL_SECONDS, &o->retry_period, 1, 3600},
-        {"identity", CL_STRING, &o->identity, 0, 0},
-        {"log-level", CL_LOG_LEVEL, &o->level, 0, 0},
+        {.name = "kubeconfig", .kind = CL_STRING, .target = &o->kubeconfig},
+        {.name = "namespace", .kind = CL_STRING_EMPTY, .target = &o->namespace},
+        {.name = "runtime-class", .kind = CL_STRING, .target = &o->runtime_class},
+        {.name = "placeholder-image", .kind = CL_STRING, .target = &o->image},
+        {.name = "leader-elect", .kind = CL_BOOL, .target = &o->leader_elect},
+        {.name = "lease-namespace", .kind = CL_STRING, .target = &o->lease_ns},
+        {.name = "lease-duration",
+         .kind = CL_SECONDS,
+         .target = &o->lease_duration,
+         .min = 1,
+         .max = 3600},
+        {.name = "renew-deadline",
+         .kind = CL_SECONDS,
+         .target = &o->renew_deadline,
+         .min = 1,
+         .max = 3600},
+        {.name = "retry-period",
+         .kind = CL_SECONDS,
+         .target = &o->retry_period,
+         .min = 1,
+         .max = 3600},
+        {.name = "identity", .kind = CL_STRING, .target = &o->identity},
+        {.name = "log-level", .kind = CL_LOG_LEVEL, .target = &o->level},
         {0},
     };
-    const struct cmdline cl = {"reaper-controller", USAGE, table};
+    const struct cmdline cl = {.program = "reaper-controller", .usage = USAGE, .opts = table};
     return cmdline_parse(&cl, argc, argv);
 }
 

@@ -1,6 +1,6 @@
 #include "check.h"
 #include "cleanup.h"
-#include "json_util.h"
+#include "jpath.h"
 #include "util.h"
 
 #include <string.h>

@@ -1,7 +1,6 @@
 /* reaper-validate: say, per object and field, what Reaper enforces, ignores or refuses in Pod,
  * workload and reaper.io manifests; print the rule table; emit the admission policy. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,7 +9,8 @@
 
 #include "check.h"
 #include "cleanup.h"
-#include "json_util.h"
+#include "cmdline.h"
+#include "jpath.h"
 #include "kyaml.h"
 #include "policy.h"
 #include "rules.h"
@@ -34,17 +34,13 @@ struct run {
     size_t severity[3];
 };
 
-static void usage(FILE *f)
-{
-    fputs(
-        "usage: reaper-validate [--runtime-class NAME] [--output text|json] [--strict] [--quiet]\n"
-        "                       FILE|- ...\n"
-        "       reaper-validate --rules [--output text|json]\n"
-        "       reaper-validate --emit-policy v1|v1beta1 [--runtime-class NAME]\n"
-        "Exit status: 0 ok, 1 a refused field (or, with --strict, an ignored one), 2 usage,\n"
-        "read or parse error.\n",
-        f);
-}
+static const char USAGE[] =
+    "usage: reaper-validate [--runtime-class NAME] [--output text|json] [--strict] [--quiet]\n"
+    "                       FILE|- ...\n"
+    "       reaper-validate --rules [--output text|json]\n"
+    "       reaper-validate --emit-policy v1|v1beta1 [--runtime-class NAME]\n"
+    "Exit status: 0 ok, 1 a refused field (or, with --strict, an ignored one), 2 usage,\n"
+    "read or parse error.\n";
 
 static const char *verdict_upper(enum verdict v)
 {
@@ -180,54 +176,29 @@ static int emit_policy(const struct opts *o)
     return 0;
 }
 
-/* Returns 0 to run, 1 to exit successfully (--help, --version), -1 on a usage error. */
+/* Returns 0 to run, 1 to exit successfully (--help, --version), <0 on a usage error. */
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
-    static const struct option lo[] = {
-        {"runtime-class", 1, 0, 'r'}, {"output", 1, 0, 'o'}, {"strict", 0, 0, 's'},
-        {"quiet", 0, 0, 'q'},         {"rules", 0, 0, 'R'},  {"emit-policy", 1, 0, 'p'},
-        {"version", 0, 0, 'v'},       {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "o:q", lo, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            o->runtime_class = optarg;
-            break;
-        case 'o':
-            if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0) {
-                fprintf(stderr, "reaper-validate: --output %s: want text or json\n", optarg);
-                return -1;
-            }
-            o->json = strcmp(optarg, "json") == 0;
-            break;
-        case 's':
-            o->strict = true;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
-        case 'R':
-            o->rules = true;
-            break;
-        case 'p':
-            o->emit_policy = optarg;
-            break;
-        case 'v':
-            puts("reaper-validate " REAPER_VERSION);
-            return 1;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (!*o->runtime_class) {
+    static const char *const outputs[] = {"text", "json", NULL};
+    unsigned output = 0;
+    const struct cmdline_opt table[] = {
+        {.name = "runtime-class", .kind = CL_STRING, .target = &o->runtime_class},
+        {.name = "output", .kind = CL_CHOICE, .target = &output, .choices = outputs},
+        {.name = "strict", .kind = CL_FLAG, .target = &o->strict},
+        {.name = "quiet", .kind = CL_FLAG, .target = &o->quiet},
+        {.name = "rules", .kind = CL_FLAG, .target = &o->rules},
+        {.name = "emit-policy", .kind = CL_STRING, .target = &o->emit_policy},
+        {0},
+    };
+    const struct cmdline cl = {
+        .program = "reaper-validate", .usage = USAGE, .opts = table, .positionals = true};
+    int r = cmdline_parse(&cl, argc, argv);
+    o->json = output == 1;
+    if (r == 0 && !*o->runtime_class) {
         fputs("reaper-validate: --runtime-class: empty name\n", stderr);
-        return -1;
+        return -EINVAL;
     }
-    return 0;
+    return r;
 }
 
 static int check_inputs(const struct opts *o, char **files, int n)
@@ -274,7 +245,7 @@ int main(int argc, char **argv)
         return emit_policy(&o);
     if (optind >= argc) {
         fputs("reaper-validate: no input: name files, or - for stdin\n", stderr);
-        usage(stderr);
+        fputs(USAGE, stderr);
         return 2;
     }
     return check_inputs(&o, argv + optind, argc - optind);

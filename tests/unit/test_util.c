@@ -78,22 +78,24 @@ static void test_valid_id(void **state)
 struct cl_target {
     const char *name, *ns;
     bool flag, elect;
-    unsigned secs;
+    unsigned secs, out;
     enum log_level level;
 };
 
 static int run_cmdline(struct cl_target *t, char **argv)
 {
+    static const char *const outputs[] = {"text", "json", NULL};
     const struct cmdline_opt table[] = {
-        {"name", CL_STRING, &t->name, 0, 0},
-        {"ns", CL_STRING_EMPTY, &t->ns, 0, 0},
-        {"flag", CL_FLAG, &t->flag, 0, 0},
-        {"elect", CL_BOOL, &t->elect, 0, 0},
-        {"secs", CL_SECONDS, &t->secs, 1, 10},
-        {"log-level", CL_LOG_LEVEL, &t->level, 0, 0},
+        {.name = "name", .kind = CL_STRING, .target = &t->name},
+        {.name = "ns", .kind = CL_STRING_EMPTY, .target = &t->ns},
+        {.name = "flag", .kind = CL_FLAG, .target = &t->flag},
+        {.name = "elect", .kind = CL_BOOL, .target = &t->elect},
+        {.name = "secs", .kind = CL_SECONDS, .target = &t->secs, .min = 1, .max = 10},
+        {.name = "log-level", .kind = CL_LOG_LEVEL, .target = &t->level},
+        {.name = "output", .kind = CL_CHOICE, .target = &t->out, .choices = outputs},
         {0},
     };
-    const struct cmdline cl = {"prog", "usage: prog\n", table};
+    const struct cmdline cl = {.program = "prog", .usage = "usage: prog\n", .opts = table};
     int argc = 0;
     while (argv[argc])
         argc++;
@@ -112,13 +114,14 @@ static void test_cmdline(void **state)
     assert_true(t.flag && t.elect);
     assert_int_equal(t.secs, 10);
     assert_int_equal(t.level, LOG_LVL_DEBUG);
-    char *off[] = {"prog", "--elect=false", NULL};
+    char *off[] = {"prog", "--elect=false", "--output", "json", NULL};
     assert_int_equal(run_cmdline(&t, off), 0);
     assert_false(t.elect);
+    assert_int_equal(t.out, 1);
     char *bad[][4] = {{"prog", "--secs", "11", NULL},  {"prog", "--secs", "0", NULL},
                       {"prog", "--elect=maybe", NULL}, {"prog", "--log-level", "loud", NULL},
                       {"prog", "--nope", NULL},        {"prog", "extra", NULL},
-                      {"prog", "--name", NULL}};
+                      {"prog", "--name", NULL},        {"prog", "--output", "yaml", NULL}};
     FILE *saved = stderr;
     stderr = fopen("/dev/null", "we"); /* the messages are for people */
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++)

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 enum { OPT_HELP = 1, OPT_VERSION = 2, OPT_FIRST = 256 };
 
@@ -39,6 +40,18 @@ static _must_check_ int bad_value(const struct cmdline *cl, const struct cmdline
     return -EINVAL;
 }
 
+static _must_check_ int bad_choice(const struct cmdline *cl, const struct cmdline_opt *o,
+                                   const char *v)
+{
+    _cleanup_free_ char *want = xstrdup(o->choices[0]);
+    for (size_t i = 1; o->choices[i]; i++) {
+        char *more = xasprintf("%s%s%s", want, o->choices[i + 1] ? ", " : " or ", o->choices[i]);
+        free(want);
+        want = more;
+    }
+    return bad_value(cl, o, v, want);
+}
+
 static _must_check_ int set_value(const struct cmdline *cl, const struct cmdline_opt *o,
                                   const char *v)
 {
@@ -65,6 +78,13 @@ static _must_check_ int set_value(const struct cmdline *cl, const struct cmdline
         }
         *(unsigned *)o->target = (unsigned)n;
         return 0;
+    case CL_CHOICE:
+        for (unsigned i = 0; o->choices[i]; i++)
+            if (strcmp(v, o->choices[i]) == 0) {
+                *(unsigned *)o->target = i;
+                return 0;
+            }
+        return bad_choice(cl, o, v);
     case CL_LOG_LEVEL:
         return log_level_parse(v, o->target) == 0
                    ? 0
@@ -92,7 +112,7 @@ int cmdline_parse(const struct cmdline *cl, int argc, char **argv)
         else
             r = set_value(cl, &cl->opts[ch - OPT_FIRST], optarg);
     }
-    if (r == 0 && optind < argc) {
+    if (r == 0 && !cl->positionals && optind < argc) {
         fprintf(stderr, "%s: unexpected argument '%s'\n", cl->program, argv[optind]);
         r = -EINVAL;
     }

@@ -20,18 +20,6 @@ int jerr(const struct jctx *c, const char *parent, const char *key, const char *
     return r;
 }
 
-char *jpath(const char *parent, const char *key)
-{
-    if (key == NULL || *key == '\0')
-        return xstrdup(parent);
-    return *parent ? xasprintf("%s.%s", parent, key) : xstrdup(key);
-}
-
-char *jpath_index(const char *parent, size_t i)
-{
-    return xasprintf("%s[%zu]", parent, i);
-}
-
 /*
  * Integers decode as doubles (JSON_DECODE_INT_AS_REAL) because jansson rejects integers above
  * INT64_MAX outright, and an rlimit of 18446744073709551615 (unlimited) is valid OCI.
