@@ -14,20 +14,11 @@ import tempfile
 import pytest
 
 from conftest import BUILD
+from harness.mounts import unmount_under
 
 RUNTIME = BUILD / "src/runtime/reaper-runtime"
 PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def mountpoints():
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f]
-
-
-def umount_under(prefix):
-    for mp in sorted((m for m in mountpoints() if m.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mp], check=False)
 
 
 def reap_all():
@@ -122,7 +113,7 @@ def rt():
                 r.cli("delete", "--force", cid, check=False)
         reap_all()
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-        umount_under(str(tmp))
+        unmount_under(tmp, r.host, r.shared)
         shutil.rmtree(tmp, ignore_errors=True)
         shutil.rmtree(r.host, ignore_errors=True)
         shutil.rmtree(r.shared, ignore_errors=True)

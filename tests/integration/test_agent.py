@@ -2,7 +2,6 @@
 server for ReaperOverlay/Node/Namespace/ConfigMap watches and writes."""
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -12,6 +11,7 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, REPO
+from harness.daemon import Daemon
 from kubeapi.helpers import wait_for
 from runtime_env import rt  # noqa: F401 - fixture
 
@@ -27,20 +27,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Agent:
+class Agent(Daemon):
     def __init__(self, tmp, runtime_conf, *args, api=None):
         assert AGENT.exists(), f"{AGENT} not built"
         self.port = free_port()
-        self.log = tmp / f"agent-{self.port}.log"
-        argv = [str(AGENT), "--listen", f"127.0.0.1:{self.port}", "--log-level", "debug", *args]
+        argv = [AGENT, "--listen", f"127.0.0.1:{self.port}", "--log-level", "debug", *args]
         if api is None:
             argv.append("--standalone")
         else:
-            argv += ["--kubeconfig", str(api.kubeconfig(tmp / "kubeconfig")), "--node-name", NODE]
+            argv += ["--kubeconfig", api.kubeconfig(tmp / "kubeconfig"), "--node-name", NODE]
         env = {k: v for k, v in os.environ.items() if not k.startswith("REAPER_")}
         env["REAPER_CONFIG"] = str(runtime_conf)
-        self.proc = subprocess.Popen(argv, env=env, stderr=open(self.log, "w"),
-                                     stdout=subprocess.DEVNULL)
+        super().__init__(argv, tmp / f"agent-{self.port}.log", env)
         wait_for(lambda: self.get("/healthz")[0] == 200, what="agent serving")
 
     def get(self, path, method="GET"):
@@ -59,15 +57,6 @@ class Agent:
             if line.startswith(line_prefix + " "):
                 return float(line.rsplit(" ", 1)[1])
         return None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-        return self.proc.returncode
-
-    def text(self):
-        return self.log.read_text()
 
 
 @pytest.fixture

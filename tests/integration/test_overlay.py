@@ -10,26 +10,17 @@ import tempfile
 import pytest
 
 from conftest import BUILD
+from harness.mounts import is_under, mount_table, mountpoints, unmount_under
 
 TOOL = BUILD / "tests/tools/overlay-exec"
 
 
-def mountpoints():
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f]
-
-
 def ours(env, mps):
-    """Mount points this test could have caused: its own dirs and the host paths it touches.
-    (Other suites may mount and unmount elsewhere concurrently on a developer machine.)"""
-    mine = (str(env.tmp), str(env.data))
+    """Mount points this test could have caused: below its own dirs, and exactly the host paths
+    the workloads write to (an overlay leaking onto the host would stack a mount there).
+    Other work mounts and unmounts elsewhere concurrently: everything else is left out."""
     touched = {"/", "/usr", "/tmp", "/etc", "/opt", "/dev", "/dev/null", "/dev/shm", "/run"}
-    return [m for m in mps if m.startswith(mine) or m in touched]
-
-
-def umount_under(prefix):
-    for mp in sorted((m for m in mountpoints() if m.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mp], check=False)
+    return [m for m in mps if is_under(m, env.tmp, env.data) or m in touched]
 
 
 class Env:
@@ -64,8 +55,7 @@ def env():
     e = Env(tmp)
     before = ours(e, mountpoints())
     yield e
-    umount_under(str(tmp))
-    umount_under(str(e.data))
+    unmount_under(tmp, e.data)
     assert ours(e, mountpoints()) == before
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.rmtree(e.data, ignore_errors=True)
@@ -196,7 +186,7 @@ def test_missing_source_names_the_mount(env):
 
 @pytest.mark.runtime
 def test_host_gains_only_the_pins(env):
-    before = mountpoints()
+    before = ours(env, mountpoints())
     src = env.data / "m"
     src.mkdir()
     env.run("true", extra=["--mount", f"{src}:/data"])
@@ -204,8 +194,7 @@ def test_host_gains_only_the_pins(env):
     gained = [m for m in ours(env, mountpoints()) if m not in before]
     root = str(env.root)
     assert sorted(gained) == sorted([f"{root}/ns", f"{root}/ns/default", f"{root}/ns/other"])
-    with open("/proc/self/mountinfo") as f:
-        info = {line.split()[4]: line for line in f}
+    info = {mp: " ".join(fields) for mp, fields in mount_table()}
     assert " nsfs " in info[f"{root}/ns/default"]
     assert "unbindable" in info[f"{root}/ns"]
 

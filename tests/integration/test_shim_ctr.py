@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
-from shimutil import (REAPER, ctr_cmd, ctr_run, ctr_run_detached, proc_state, remove_task,
-                      task_status, wait_for)
+from harness.procs import Watched, proc_state
+from harness.wait import wait_for
+from shimutil import REAPER, ctr_cmd, ctr_run, ctr_run_detached, remove_task, task_status
 
 pytestmark = pytest.mark.shim
 
@@ -118,17 +119,13 @@ def test_stdin_roundtrip(containerd, test_image):
 
 
 def test_no_shim_left_after_runs(containerd, test_image):
-    ctr_run(containerd, test_image, "last", "/bin/true")
-    wait_for(lambda: not [p for p in containerd.shim_pids() if _is_reaper(p)],
-             what="reaper shims gone")
-
-
-def _is_reaper(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"reaper" in f.read()
-    except OSError:
-        return False
+    before = set(containerd.reaper_shim_pids())
+    ctr_run_detached(containerd, test_image, "last", "sleep", "1000")
+    shims = [Watched(p) for p in set(containerd.reaper_shim_pids()) - before]
+    assert len(shims) == 1, shims  # the one this task started
+    remove_task(containerd, "last")
+    wait_for(lambda: all(s.exited() for s in shims),
+             what="the task's shim gone")
 
 
 def test_events_reach_containerd_in_order(containerd, test_image):
