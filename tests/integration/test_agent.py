@@ -131,6 +131,9 @@ def overlay_entry(st, ns, name):
 
 def test_overlay_reset_waits_for_workloads_then_delete(rt, api, agents, tmp_path):
     st = api.store
+    # The namespace exists, as in a cluster: else namespace GC may take the recreated overlay
+    # once its workload has exited (it did, under load, before the write below was seen).
+    st.create("namespaces", "", {"metadata": {"name": "team-a"}})
     st.create("reaperoverlays", "team-a", {"metadata": {"name": "grp",
                                                         "finalizers": ["reaper.io/overlay-cleanup"]},
                                            "spec": {"resetPolicy": "Manual"}})
@@ -155,13 +158,15 @@ def test_overlay_reset_waits_for_workloads_then_delete(rt, api, agents, tmp_path
     assert a.metric('reaper_overlay_operations_total{operation="reset",result="ok"}') == 1
 
     run_workload(rt, "again", "team-a", "echo y > /opt-agent2", overlay="grp")
-    wait_for(lambda: (upper / "opt-agent2").exists(), what="overlay recreated")
+    wait_for(lambda: rt.state("again")["status"] == "stopped", what="again exited")
+    assert (upper / "opt-agent2").read_text() == "y\n", "overlay not recreated"
     st.delete("reaperoverlays", "team-a", "grp")  # finalizer holds it: deletionTimestamp
     e = wait_for(lambda: (overlay_entry(st, "team-a", "grp") or {}).get("removed"),
                  what="removed")
     assert not (rt.base / "team-a/grp").exists()
     assert st.get("reaperoverlays", "team-a", "grp")["metadata"]["finalizers"] == [
         "reaper.io/overlay-cleanup"], "the agent never touches finalizers"
+    assert a.text().count("overlay team-a/grp: reset done") == 1, "one reset generation, one reset"
 
 
 def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, tmp_path):
