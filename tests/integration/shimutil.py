@@ -1,5 +1,6 @@
 """Helpers shared by the shim tests: ctr runs on the reaper runtime, raw ttrpc frames.
 (/proc, mount table and waits: harness.procs, harness.mounts, harness.wait.)"""
+import contextlib
 import struct
 import subprocess
 
@@ -23,6 +24,16 @@ def ctr_run_detached(containerd, image, cid, *cmd):
                    *cmd)
     subprocess.run(argv, check=True, capture_output=True, env=containerd.env(), timeout=30)
     return task_pid(containerd, cid)
+
+
+@contextlib.contextmanager
+def detached_task(containerd, image, cid, *cmd):
+    """A task running for the with-block (yields its pid), killed and removed afterwards."""
+    pid = ctr_run_detached(containerd, image, cid, *cmd)
+    try:
+        yield pid
+    finally:
+        remove_task(containerd, cid)
 
 
 def _task_row(containerd, cid):

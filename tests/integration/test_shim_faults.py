@@ -5,10 +5,10 @@ import socket
 
 import pytest
 
-from harness.procs import Watched, proc_state
+from harness.procs import Watched
 from harness.wait import wait_for
-from shimutil import (ctr_run_detached, frame, read_frame, remove_task, request, status_code,
-                      task_status)
+from shimutil import (ctr_run_detached, detached_task, frame, read_frame, remove_task, request,
+                      status_code, task_status)
 
 pytestmark = pytest.mark.shim
 
@@ -29,11 +29,11 @@ def test_shim_killed_mid_run_is_cleaned_up(containerd, test_image):
 
 
 def test_containerd_restart_keeps_workloads(containerd, test_image):
-    pid = ctr_run_detached(containerd, test_image, "survivor", "sleep", "1000")
+    workload = Watched(ctr_run_detached(containerd, test_image, "survivor", "sleep", "1000"))
     containerd.restart()
     # containerd reconnects through the bundle's address file; the workload kept running.
     assert task_status(containerd, "survivor") == "RUNNING"
-    assert proc_state(pid) in ("S", "R")
+    assert not workload.exited()
     r = containerd.ctr("task", "exec", "--exec-id", "after", "survivor", "echo", "still-here")
     assert (r.returncode, r.stdout) == (0, "still-here\n"), r.stderr
     containerd.ctr("task", "kill", "-s", "SIGKILL", "survivor", check=True)
@@ -42,10 +42,9 @@ def test_containerd_restart_keeps_workloads(containerd, test_image):
 
 
 def test_hostile_bytes_never_crash_the_shim(containerd, test_image):
-    ctr_run_detached(containerd, test_image, "target", "sleep", "1000")
-    sock_path = containerd.shim_socket("target")
-    shim = containerd.shim_pid_of("target")
-    try:
+    with detached_task(containerd, test_image, "target", "sleep", "1000"):
+        sock_path = containerd.shim_socket("target")
+        shim = Watched(containerd.shim_pid_of("target"))
         with socket.socket(socket.AF_UNIX) as s:
             s.connect(sock_path)
             s.settimeout(5)
@@ -70,7 +69,5 @@ def test_hostile_bytes_never_crash_the_shim(containerd, test_image):
         with socket.socket(socket.AF_UNIX) as s:  # a truncated frame, then hang up
             s.connect(sock_path)
             s.sendall(frame(100, 1) + b"short")
-        assert proc_state(shim) in ("S", "R")
+        assert not shim.exited()
         assert task_status(containerd, "target") == "RUNNING"
-    finally:
-        remove_task(containerd, "target")
