@@ -122,6 +122,8 @@ def fake_agent(st, node, name, **fields):
 def test_overlay_gating_reset_and_deletion(api, ctl):
     st = api.store
     make_node(st, "node-a")
+    make_node(st, "node-b")  # reports later; known to the controller long before (entries of
+    # unknown nodes are dropped, and a new node does not bring the overlay back)
     rpod(st, "user", overlayName="ovl")
     s = wait_for(lambda: status(st, "reaperpods", "user").get("reason"), what="gated")
     assert s == "OverlayNotFound"
@@ -159,7 +161,6 @@ def test_overlay_gating_reset_and_deletion(api, ctl):
     wait_for(lambda: status(st, "reaperoverlays", "ovl").get("phase") == "Ready", what="Ready 2")
     # One failure, one reset. Sync point: a second node reporting makes the controller decide
     # again, and a pass writes the status only when it requests no reset.
-    make_node(st, "node-b")
     fake_agent(st, "node-b", "ovl", ready=True, observedResetGeneration=1, observedResetRequest=1)
     wait_for(lambda: overlay_message(st) == "Ready on 2 node(s)", what="node-b counted")
     assert st.get("reaperoverlays", NS, "ovl")["metadata"]["annotations"][
@@ -229,6 +230,10 @@ def test_daemonjob_nodes_retries_and_after(api, ctl):
     set_node_ready(st, "node-c", True)
     finish_rpod(st, "first-node-c", 0)
     wait_for(lambda: status(st, "reaperdaemonjobs", "first").get("totalNodes") == 3, what="3")
+    # second has been reconciled against first's current state (its message names that phase).
+    wait_for(lambda: status(st, "reaperdaemonjobs", "second").get("message") ==
+             f"waiting for first ({status(st, 'reaperdaemonjobs', 'first')['phase']})",
+             what="second sees first's phase")
     assert not st.objects["reaperpods"].get((NS, "second-node-a"))
     # A spec change re-runs every node; with node-b succeeding, first completes.
     st.patch("reaperdaemonjobs", NS, "first", "merge", {"spec": {"args": ["v2"]}})
