@@ -169,9 +169,17 @@ def test_overlay_reset_waits_for_workloads_then_delete(rt, api, agents, tmp_path
     assert a.text().count("overlay team-a/grp: reset done") == 1, "one reset generation, one reset"
 
 
+def gc_pass(a, st, ns):
+    """Wait for a complete GC pass after what the test has seen: delete namespace ns (its watch
+    event queues a pass) and wait for the pass counter, read before, to move."""
+    runs = a.metric("reaper_gc_runs_total")
+    st.delete("namespaces", "", ns)
+    wait_for(lambda: a.metric("reaper_gc_runs_total") > runs, what="a GC pass")
+
+
 def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, tmp_path):
     st = api.store
-    for ns in ("team-live", "team-c"):
+    for ns in ("team-live", "team-c", "sync-1", "sync-2"):
         st.create("namespaces", "", {"metadata": {"name": ns}})
     run_workload(rt, "l", "team-live", "echo > /etc/gc-a")
     run_workload(rt, "g", "team-gone", "echo > /etc/gc-b")
@@ -182,10 +190,13 @@ def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, 
     a = start(agents, tmp_path, rt.conf, api=api)
     wait_for(lambda: not (rt.base / "team-gone").exists(), what="orphan removed")
     assert not (rt.root / "ns/team-gone").exists()
+    gc_pass(a, st, "sync-1")
     assert (rt.base / "team-live/upper").exists() and (rt.base / "team-c/upper").exists()
     assert (rt.base / "team-busy/upper").exists(), "overlay of a running workload removed"
     st.delete("namespaces", "", "team-c")  # the watch event triggers GC at once
     wait_for(lambda: not (rt.base / "team-c").exists(), what="deleted namespace GC")
+    gc_pass(a, st, "sync-2")
+    assert (rt.base / "team-live/upper").exists() and (rt.base / "team-busy/upper").exists()
     assert a.metric('reaper_gc_removed_total{kind="overlay"}') == 2
     finish(rt, "b", pid)
 
@@ -203,6 +214,8 @@ def test_stale_state_gc(rt, agents, tmp_path):
         os.utime(rt.root / cid, (old, old))
     a = start(agents, tmp_path, rt.conf, "--gc-grace", "60")
     wait_for(lambda: not (rt.root / "crashed").exists(), what="stale state removed")
+    # The first pass removed it: once counted, that pass has decided about the others too.
+    wait_for(lambda: a.metric("reaper_gc_runs_total"), what="first GC pass done")
     assert (rt.root / "live/state.json").exists() and (rt.root / "known/state.json").exists()
     assert a.metric('reaper_gc_removed_total{kind="state"}') == 1
     finish(rt, "live", pid2)
