@@ -167,11 +167,10 @@ def test_overlay_gating_reset_and_deletion(api, ctl):
         "reaper.io/reset-request"] == "1", "one failure, one reset"
     # Deletion waits for every node to remove its data: the status says what it waits for.
     st.delete("reaperoverlays", NS, "ovl")
-    wait_for(lambda: overlay_message(st) == "deleting: waiting for 2 node(s) to remove overlay data",
-             what="deletion waits for both nodes")
+    deleting = "deleting: waiting for {} node(s) to remove overlay data"
+    wait_for(lambda: overlay_message(st) == deleting.format(2), what="deletion waits for both")
     fake_agent(st, "node-a", "ovl", ready=False, removed=True)
-    wait_for(lambda: overlay_message(st) == "deleting: waiting for 1 node(s) to remove overlay data",
-             what="deletion waits for node-b")
+    wait_for(lambda: overlay_message(st) == deleting.format(1), what="deletion waits for node-b")
     assert st.get("reaperoverlays", NS, "ovl")["metadata"]["finalizers"] == [
         "reaper.io/overlay-cleanup"], "finalizer dropped while node-b still has data"
     fake_agent(st, "node-b", "ovl", ready=False, removed=True)
