@@ -25,7 +25,8 @@ struct events_config {
 
 #define EVENTS_MAX_ATTEMPTS 16
 
-_must_check_ int events_start_config(const struct events_config *cfg, struct events **out, rerr **err);
+_must_check_ int events_start_config(const struct events_config *cfg, struct events **out,
+                                     rerr **err);
 /* events_start_config with the default retry schedule. */
 _must_check_ int events_start(const char *address, const char *ns, struct events **out, rerr **err);
 /*
