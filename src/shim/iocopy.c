@@ -70,10 +70,40 @@ static bool fifo_empty(int fd)
     return ioctl(fd, FIONREAD, &unread) < 0 || unread == 0;
 }
 
+/* Reopen the FIFO through its O_PATH handle with flags, replacing our end. The new end is
+ * opened before the old one is closed: a FIFO nobody has open drops its unread bytes. */
+static int reopen_fifo(struct copier *c, int flags)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fifo_path);
+    int fd = open(path, flags | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    loop_unwatch(c->loop, &c->src);
+    loop_unwatch(c->loop, &c->dst);
+    close(c->dst.fd);
+    c->dst.fd = fd;
+    return 0;
+}
+
+/* Nobody reads the FIFO any more and it still holds bytes. If a reader comes back (containerd
+ * restarting re-attaches to tasks it finds), keep a read end of our own so the bytes survive,
+ * and finish once the new reader has emptied it (on a one-page pipe EPOLLOUT means empty). */
+static void no_reader(struct copier *c)
+{
+    if (c->reader_returns == NULL || !c->reader_returns(c->data) || reopen_fifo(c, O_RDWR) < 0) {
+        finish(c);
+        return;
+    }
+    c->holding = true;
+    want(c, 0, EPOLLOUT);
+}
+
 /*
  * The source is done but the FIFO may still hold unread bytes. Our read-write fd counts as a
  * reader, so swap it for a write-only one (through the O_PATH handle): then EPOLLERR tells us
- * the last reader left, and on a one-page pipe EPOLLOUT means "empty".
+ * no other reader is there (or the last one left), and on a one-page pipe EPOLLOUT means
+ * "empty".
  */
 static void linger(struct copier *c)
 {
@@ -81,18 +111,11 @@ static void linger(struct copier *c)
         finish(c);
         return;
     }
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/self/fd/%d", c->fifo_path);
-    loop_unwatch(c->loop, &c->src);
-    loop_unwatch(c->loop, &c->dst);
-    close(c->dst.fd);
-    c->dst.fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC); /* ENXIO: nobody reads */
-    if (c->dst.fd < 0 || fifo_empty(c->dst.fd)) {
-        finish(c);
-        return;
-    }
     c->lingering = true;
-    want(c, 0, EPOLLOUT);
+    if (reopen_fifo(c, O_WRONLY) < 0)
+        finish(c);
+    else
+        want(c, 0, EPOLLOUT);
 }
 
 static void source_done(struct copier *c)
@@ -133,8 +156,13 @@ static void on_event(struct watch *w, uint32_t events)
     struct copier *c = w->data;
     if (!c->lingering)
         pump(c);
-    else if ((events & (EPOLLERR | EPOLLHUP)) || fifo_empty(c->dst.fd))
+    else if (!c->holding && (events & (EPOLLERR | EPOLLHUP)))
+        no_reader(c); /* the reader left with bytes unread */
+    else if (fifo_empty(c->dst.fd)) {
+        if (c->holding)
+            log_debug("io copy %d: held output read by a new reader", c->dst.fd);
         finish(c);
+    }
 }
 
 int copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
@@ -151,8 +179,9 @@ int copier_start(struct copier *c, struct loop *l, int src, int dst, copier_done
     return r;
 }
 
-void copier_linger_on_fifo(struct copier *c)
+void copier_linger_on_fifo(struct copier *c, bool (*reader_returns)(void *data))
 {
+    c->reader_returns = reader_returns;
     char path[64];
     snprintf(path, sizeof(path), "/proc/self/fd/%d", c->dst.fd);
     /* On a one-slot pipe "writable" means "empty": the event lingering waits for. */
@@ -163,7 +192,7 @@ void copier_linger_on_fifo(struct copier *c)
 
 void copier_drain(struct copier *c)
 {
-    if (c->loop == NULL || c->done)
+    if (c->loop == NULL || c->done || c->lingering) /* lingering: the source is done already */
         return;
     c->draining = true;
     pump(c);

@@ -23,6 +23,8 @@ struct copier {
     bool draining, done, dst_broken;
     int fifo_path; /* O_PATH of a one-page destination FIFO to linger on, or -1 */
     bool lingering;
+    bool holding; /* no reader now, one will come back: we keep a read end so bytes survive */
+    bool (*reader_returns)(void *data);
     copier_done_fn on_done;
     void *data;
 };
@@ -34,9 +36,12 @@ _must_check_ int copier_start(struct copier *c, struct loop *l, int src, int dst
 /*
  * The destination is a FIFO whose reader may stop reading soon after we report the exit
  * (containerd 1.6 CRI does): shrink it to one page and, once the source is done, finish only
- * when the reader has emptied it (or no reader is left). No-op if the FIFO cannot be shrunk.
+ * when the reader has emptied it. With no reader left, ask reader_returns(data) (may be NULL):
+ * true (containerd is restarting and will re-attach) holds the bytes, keeping a read end of our
+ * own, until a new reader has emptied the FIFO; false finishes now. No-op if the FIFO cannot be
+ * shrunk.
  */
-void copier_linger_on_fifo(struct copier *c);
+void copier_linger_on_fifo(struct copier *c, bool (*reader_returns)(void *data));
 /* The process exited: finish as soon as nothing more can arrive. on_done fires once. */
 void copier_drain(struct copier *c);
 /* Stop now and close both fds (safe on a zeroed or finished copier). */

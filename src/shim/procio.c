@@ -1,4 +1,5 @@
 #include "procio.h"
+#include "log.h"
 #include "cleanup.h"
 #include "console.h"
 #include "util.h"
@@ -89,13 +90,26 @@ void procio_discard(struct child_io *cio)
     close_fd(&cio->console_peer);
 }
 
+/* Whether a reader of this process's output FIFOs will come back: containerd is away
+ * (restarting) and re-attaches to the tasks it finds when it is back. */
+static bool containerd_returns(void *data)
+{
+    struct proc *p = data;
+    const struct shim_hooks *h = &p->task->owner->hooks;
+    if (h->containerd_away == NULL || !h->containerd_away(h->data))
+        return false;
+    log_info("%s %s: containerd is away; holding its unread output until it is back",
+             p->exec_id ? "exec" : "task", p->exec_id ? p->exec_id : p->task->id);
+    return true;
+}
+
 /* Output goes into containerd's FIFO, which must be empty before the exit is reported. */
 static _must_check_ int start_output(struct copier *c, struct loop *l, int src, int dst,
                                      copier_done_fn on_done, void *data)
 {
     int r = copier_start(c, l, src, dst, on_done, data);
     if (r == 0)
-        copier_linger_on_fifo(c);
+        copier_linger_on_fifo(c, containerd_returns);
     return r;
 }
 

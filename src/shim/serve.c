@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct conn_watch {
@@ -25,6 +26,7 @@ struct conn_watch {
 static void conn_free(void *p)
 {
     struct conn_watch *cw = p;
+    cw->svc->clients--;
     ttrpc_conn_close(cw->conn); /* drops the loop's reference; parked requests keep theirs */
     free(cw);
 }
@@ -70,6 +72,7 @@ static void on_accept(struct watch *w, uint32_t events)
         cw->svc = svc;
         cw->conn = ttrpc_conn_new(fd, task_rpc_dispatch, svc);
         cw->w = (struct watch){.fd = fd, .fn = on_conn, .data = cw};
+        svc->clients++;
         int r = loop_watch(svc->loop, &cw->w, EPOLLIN);
         if (r < 0) {
             log_error("connection %d: epoll: %s", fd, strerror(-r));
@@ -118,6 +121,36 @@ static _must_check_ int open_signals(rerr **err)
     return fd < 0 ? rerr_set(err, errno, "signalfd") : fd;
 }
 
+/* containerd's own ttrpc socket refuses connections: it is down (or restarting). */
+static bool containerd_down(void)
+{
+    const char *addr = getenv("TTRPC_ADDRESS");
+    if (addr == NULL || *addr == '\0')
+        return false; /* not started by containerd (tests): nobody to wait for */
+    if (strncmp(addr, "unix://", 7) == 0)
+        addr += 7;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(addr) >= sizeof(sa.sun_path))
+        return false;
+    strcpy(sa.sun_path, addr);
+    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return false;
+    /* A unix connect answers at once: refused or missing means no listener. */
+    return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+           (errno == ECONNREFUSED || errno == ENOENT);
+}
+
+/* containerd keeps a connection to each of its shims while it runs; with none left, or its
+ * socket refusing, it is away and will re-attach to our tasks' IO when it is back. */
+static bool containerd_away(void *data)
+{
+    const struct shim_service *svc = data;
+    if (getenv("TTRPC_ADDRESS") == NULL)
+        return false;
+    return svc->clients == 0 || containerd_down();
+}
+
 static void setup_logging(const struct shim_opts *o, const struct reaper_config *cfg)
 {
     enum log_level lvl = o->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO;
@@ -151,10 +184,11 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
     int r = loop_new(&svc.loop, err);
     if (r < 0)
         return r;
-    svc.tasks =
-        (struct shim_tasks){.loop = svc.loop,
-                            .cfg = cfg,
-                            .hooks = {.proc_finished = task_rpc_proc_finished, .data = &svc}};
+    svc.tasks = (struct shim_tasks){.loop = svc.loop,
+                                    .cfg = cfg,
+                                    .hooks = {.proc_finished = task_rpc_proc_finished,
+                                              .containerd_away = containerd_away,
+                                              .data = &svc}};
     _cleanup_close_ int sigfd = open_signals(err);
     if (sigfd < 0)
         return sigfd;

@@ -16,6 +16,7 @@ struct shim_service {
     struct shim_tasks tasks;
     struct events *events; /* NULL when TTRPC_ADDRESS is unset (tests) */
     bool shutdown_requested;
+    unsigned clients; /* open ttrpc connections: containerd holds one while it runs */
 };
 
 /* Handle one Task request (task_rpc.c). */

@@ -132,6 +132,18 @@ static void maybe_finish(struct proc *p)
         maybe_finish(&t->init);
 }
 
+void proc_abandon_output(struct proc *p)
+{
+    if (!p->exited || p->finished)
+        return;
+    if (copier_active(&p->out) || copier_active(&p->err))
+        log_warn("%s %s deleted with output nobody read: dropped", p->exec_id ? "exec" : "task",
+                 p->exec_id ? p->exec_id : p->task->id);
+    copier_close(&p->out);
+    copier_close(&p->err);
+    maybe_finish(p);
+}
+
 static void output_done(struct copier *c, void *data)
 {
     maybe_finish(data);

@@ -69,6 +69,8 @@ struct task {
 /* What the RPC layer does when a process finishes (answer parked requests, publish TaskExit). */
 struct shim_hooks {
     void (*proc_finished)(struct proc *p, void *data);
+    /* True while containerd is gone (restarting): output with no reader is then held. */
+    bool (*containerd_away)(void *data);
     void *data;
 };
 
@@ -96,6 +98,9 @@ _must_check_ int proc_kill(struct shim_tasks *ts, struct proc *p, int sig, bool 
 _must_check_ int proc_pause(struct shim_tasks *ts, struct proc *p, bool pause, rerr **err);
 _must_check_ int proc_resize(struct proc *p, unsigned width, unsigned height, rerr **err);
 _must_check_ int proc_close_stdin(struct proc *p);
+/* A client deletes a process that exited but whose output is still held for a reader that did
+ * not come back: drop what is left and finish it now. */
+void proc_abandon_output(struct proc *p);
 /* Remove a finished process (init: the whole task, its state dir included). */
 _must_check_ int proc_remove(struct shim_tasks *ts, struct proc *p, rerr **err);
 /* SIGCHLD: reap every exited child and advance the processes they belong to. */

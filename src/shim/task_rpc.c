@@ -255,10 +255,13 @@ static void rpc_delete(struct shim_service *s, struct ttrpc_conn *c,
     } else if (p->exec_id && p->pid == 0) { /* an exec that never started */
         finish_delete(s, c, req->stream_id, p);
     } else {
-        /* Still alive (or draining): kill it and answer once it is gone. */
+        /* Still alive: kill it and answer once it is gone. Exited, its output held for a
+         * reader: the client deleting it will not read it. */
         park(p, c, req->stream_id, PARKED_DELETE);
         _cleanup_rerr_ rerr *e = NULL;
-        if (!p->exited && proc_kill(&s->tasks, p, SIGKILL, true, &e) < 0)
+        if (p->exited)
+            proc_abandon_output(p);
+        else if (proc_kill(&s->tasks, p, SIGKILL, true, &e) < 0)
             log_warn("delete: %s", rerr_msg(e));
     }
     reaper__task__delete_request__free_unpacked(m, NULL);

@@ -1,7 +1,9 @@
 """Faults: a shim killed mid-run, containerd restarting, hostile bytes on the shim socket."""
 import os
+import pathlib
 import signal
 import socket
+import uuid
 
 import pytest
 
@@ -39,6 +41,46 @@ def test_containerd_restart_keeps_workloads(containerd, test_image):
     containerd.ctr("task", "kill", "-s", "SIGKILL", "survivor", check=True)
     wait_for(lambda: task_status(containerd, "survivor") == "STOPPED", what="exit reported")
     remove_task(containerd, "survivor")
+
+
+def _pid_with_arg(text):
+    """The one process whose command line holds text (unique to the calling test)."""
+    found = []
+    for d in pathlib.Path("/proc").iterdir():
+        try:
+            if d.name.isdigit() and text.encode() in (d / "cmdline").read_bytes():
+                found.append(int(d.name))
+        except OSError:
+            pass
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_output_written_while_containerd_is_down_is_kept(cri, containerd, tmp_path):
+    """A pod that writes and exits while containerd is down: containerd 1.6 re-attaches IO only
+    to tasks it finds; the shim holds the unread output (and the exit) until it is back."""
+    trigger = tmp_path / f"trigger-{uuid.uuid4().hex}"
+    os.mkfifo(trigger)
+    pod = cri.run_pod("while-down", runtime_handler="reaper-v2")
+    cid = cri.run_container(
+        pod, "main", mounts=[{"container_path": "/trigger", "host_path": str(tmp_path)}],
+        command=["/bin/sh", "-c",
+                 f"read x < /trigger/{trigger.name}; echo line-one; echo line-two >&2; exit 3"])
+    assert cri.container_status(cid).state == cri.pb.CONTAINER_RUNNING
+    workload = Watched(_pid_with_arg(trigger.name))
+
+    def release_and_wait():
+        with open(trigger, "w") as f:  # the workload is blocked reading it
+            f.write("go\n")
+        wait_for(workload.exited, what="workload exit while containerd is down")
+
+    containerd.restart(while_down=release_and_wait)
+    st = cri.wait_exited(cid, timeout=20)
+    assert st.exit_code == 3
+    entries = cri.wait_log(pod, "main", 2)
+    assert ("stdout", "line-one") in entries and ("stderr", "line-two") in entries, entries
+    cri.stop_pod(pod)
+    cri.remove_pod(pod)
 
 
 def test_hostile_bytes_never_crash_the_shim(containerd, test_image):

@@ -160,9 +160,12 @@ class Containerd:
                                          env=self.env(), cwd=self.dir)
         self._wait_ready()
 
-    def restart(self):
-        """Stop containerd alone (shims and workloads keep running) and start it again."""
+    def restart(self, while_down=None):
+        """Stop containerd alone (shims and workloads keep running) and start it again;
+        while_down() runs in between."""
         self._terminate()
+        if while_down:
+            while_down()
         self._spawn()
 
     def _wait_ready(self):
