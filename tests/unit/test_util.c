@@ -131,12 +131,36 @@ static void test_cmdline(void **state)
     assert_int_equal(t.secs, 10); /* a rejected value leaves the target alone */
 }
 
+/* A wrapper's own options end at the command it runs; repeated options collect. */
+static void test_cmdline_stop_at_operand(void **state)
+{
+    _cleanup_strv_ char **allow = NULL;
+    const struct cmdline_opt table[] = {
+        {.name = "allow", .kind = CL_STRV, .target = &allow},
+        {0},
+    };
+    const struct cmdline cl = {.program = "prog",
+                               .usage = "usage: prog [--allow P]... CMD ARGS...\n",
+                               .opts = table,
+                               .positionals = true,
+                               .stop_at_operand = true};
+    char *argv[] = {"prog", "--allow", "a", "--allow=b", "cmd", "--allow", "c", NULL};
+    optind = 0;
+    assert_int_equal(cmdline_parse(&cl, (int)ARRAY_SIZE(argv) - 1, argv), 0);
+    assert_int_equal(strv_len(allow), 2);
+    assert_string_equal(allow[0], "a");
+    assert_string_equal(allow[1], "b");
+    assert_string_equal(argv[optind], "cmd");
+    assert_string_equal(argv[optind + 1], "--allow"); /* left for the command, not permuted */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rerr_wrap_and_codes),
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_cmdline),
+        cmocka_unit_test(test_cmdline_stop_at_operand),
         cmocka_unit_test(test_strv_split),
         cmocka_unit_test(test_dns_label),
         cmocka_unit_test(test_valid_id),
