@@ -9,17 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "assert_contains.h"
 #include "cleanup.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
 #include "util.h"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        if (strstr((haystack), (needle)) == NULL)                                                  \
-            fail_msg("\"%s\" does not contain \"%s\"", (haystack), (needle));                      \
-    } while (0)
 
 /* Parse text into fresh defaults; returns the result, error message in *msg (caller frees). */
 static int parse(struct reaper_config *cfg, const char *text, char **msg)
