@@ -102,24 +102,30 @@ static void test_creates_on_ready_nodes_only(void **state)
 
 static void test_dependencies(void **state)
 {
+    /* The job waits for the ReaperDaemonJob named in `after` to complete. */
+    static const struct {
+        const char *base_phase; /* NULL: no job "base" */
+        const char *message, *phase;
+        size_t creates;
+    } cases[] = {
+        {NULL, "dependency base not found", "Pending", 0},
+        {"Running", "waiting for base (Running)", "Pending", 0},
+        {"Completed", "0/1 nodes succeeded, 0 failed", "Running", 1},
+    };
     _cleanup_json_ json_t *job = J(JOB(",\"after\":[\"base\"]", ""));
     _cleanup_json_ json_t *nodes = ready_nodes("a");
-    struct rdjob_plan p;
-    plan(job, nodes, NULL, NULL, &p);
-    assert_string_equal(kj_str(p.status, "message"), "dependency base not found");
-    assert_int_equal(json_array_size(p.create), 0);
-    rdjob_plan_free(&p);
-    _cleanup_json_ json_t *running =
-        J("[{\"metadata\":{\"name\":\"base\"},\"status\":{\"phase\":\"Running\"}}]");
-    plan(job, nodes, NULL, running, &p);
-    assert_string_equal(kj_str(p.status, "message"), "waiting for base (Running)");
-    assert_string_equal(kj_str(p.status, "phase"), "Pending");
-    rdjob_plan_free(&p);
-    _cleanup_json_ json_t *done =
-        J("[{\"metadata\":{\"name\":\"base\"},\"status\":{\"phase\":\"Completed\"}}]");
-    plan(job, nodes, NULL, done, &p);
-    assert_int_equal(json_array_size(p.create), 1);
-    rdjob_plan_free(&p);
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        _cleanup_json_ json_t *jobs =
+            cases[i].base_phase ? json_pack("[{s:{s:s},s:{s:s}}]", "metadata", "name", "base",
+                                            "status", "phase", cases[i].base_phase)
+                                : NULL;
+        struct rdjob_plan p;
+        plan(job, nodes, NULL, jobs, &p);
+        assert_string_equal(kj_str(p.status, "message"), cases[i].message);
+        assert_string_equal(kj_str(p.status, "phase"), cases[i].phase);
+        assert_int_equal(json_array_size(p.create), cases[i].creates);
+        rdjob_plan_free(&p);
+    }
 }
 
 static void test_retry_until_limit(void **state)
