@@ -51,28 +51,26 @@ static void test_strv_split(void **state)
     assert_false(strv_contains(v, "/d"));
 }
 
-static void test_dns_label(void **state)
+static void test_dns_label_and_valid_id(void **state)
 {
-    assert_true(is_dns_label("default"));
-    assert_true(is_dns_label("a-b-1"));
-    assert_false(is_dns_label("-a"));
-    assert_false(is_dns_label("a-"));
-    assert_false(is_dns_label("A"));
-    assert_false(is_dns_label("a_b"));
-    assert_false(is_dns_label(""));
     char long_label[65];
     memset(long_label, 'a', 64);
     long_label[64] = '\0';
-    assert_false(is_dns_label(long_label));
-}
-
-static void test_valid_id(void **state)
-{
-    assert_true(is_valid_id("abc123"));
-    assert_true(is_valid_id("a.b_c-d"));
-    assert_false(is_valid_id(".."));
-    assert_false(is_valid_id("a/b"));
-    assert_false(is_valid_id("-a"));
+    const struct {
+        const char *s;
+        bool dns_label, valid_id;
+    } cases[] = {
+        {"default", true, true}, {"a-b-1", true, true},    {"abc123", true, true},
+        {"-a", false, false},    {"a-", false, true},      {"A", false, true},
+        {"a_b", false, true},    {"a.b_c-d", false, true}, {"", false, false},
+        {"..", false, false},    {"a/b", false, false},    {long_label, false, true},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        if (is_dns_label(cases[i].s) != cases[i].dns_label)
+            fail_msg("is_dns_label(\"%s\") != %d", cases[i].s, cases[i].dns_label);
+        if (is_valid_id(cases[i].s) != cases[i].valid_id)
+            fail_msg("is_valid_id(\"%s\") != %d", cases[i].s, cases[i].valid_id);
+    }
 }
 
 struct cl_target {
@@ -162,8 +160,7 @@ int main(void)
         cmocka_unit_test(test_cmdline),
         cmocka_unit_test(test_cmdline_stop_at_operand),
         cmocka_unit_test(test_strv_split),
-        cmocka_unit_test(test_dns_label),
-        cmocka_unit_test(test_valid_id),
+        cmocka_unit_test(test_dns_label_and_valid_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
