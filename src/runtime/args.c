@@ -40,3 +40,20 @@ int cli_positionals(const char *verb, int argc, char **argv, int min, int max)
         return cli_usage(verb, "unexpected argument \"%s\"", argv[optind + max]);
     return 0;
 }
+
+int cli_flag_args(const char *verb, int argc, char **argv, const char *flag, bool *set, int min,
+                  int max)
+{
+    const struct option opts[] = {
+        {flag, no_argument, NULL, flag ? flag[0] : 0},
+        {NULL, 0, NULL, 0},
+    };
+    const char shortopts[2] = {flag ? flag[0] : '\0', '\0'};
+    int c;
+    while ((c = cli_getopt(argc, argv, shortopts, flag ? opts : opts + 1)) != -1) {
+        if (c == '?')
+            return 2;
+        *set = true;
+    }
+    return cli_positionals(verb, argc, argv, min, max);
+}

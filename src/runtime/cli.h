@@ -26,6 +26,13 @@ _must_check_ int cli_getopt(int argc, char **argv, const char *shortopts,
                             const struct option *longopts);
 /* Check that between min and max positional arguments remain; returns 0 or exit status 2. */
 _must_check_ int cli_positionals(const char *verb, int argc, char **argv, int min, int max);
+/*
+ * The whole argv of a verb with at most one option, a flag (NULL: none) whose short form is its
+ * first letter (--force, -f), sets *set; then between min and max positionals, from optind.
+ * Returns 0 or exit status 2 after a usage error.
+ */
+_must_check_ int cli_flag_args(const char *verb, int argc, char **argv, const char *flag, bool *set,
+                               int min, int max);
 
 /* Block the signals `run`/`exec` forward and return a signalfd for them. */
 _must_check_ int cli_signals_block(rerr **err);

@@ -7,18 +7,8 @@
 
 int cmd_delete(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"force", no_argument, NULL, 'f'},
-        {NULL, 0, NULL, 0},
-    };
     bool force = false;
-    int c;
-    while ((c = cli_getopt(argc, argv, "f", opts)) != -1) {
-        if (c != 'f')
-            return 2;
-        force = true;
-    }
-    int r = cli_positionals("delete", argc, argv, 1, 1);
+    int r = cli_flag_args("delete", argc, argv, "force", &force, 1, 1);
     if (r != 0)
         return r;
     _cleanup_rerr_ rerr *err = NULL;

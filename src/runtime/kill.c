@@ -9,18 +9,8 @@
 
 int cmd_kill(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"all", no_argument, NULL, 'a'},
-        {NULL, 0, NULL, 0},
-    };
     bool all = false;
-    int c;
-    while ((c = cli_getopt(argc, argv, "a", opts)) != -1) {
-        if (c != 'a')
-            return 2;
-        all = true;
-    }
-    int r = cli_positionals("kill", argc, argv, 1, 2);
+    int r = cli_flag_args("kill", argc, argv, "all", &all, 1, 2);
     if (r != 0)
         return r;
     int sig = SIGTERM;

@@ -7,10 +7,7 @@
 
 int cmd_state(struct cli *cli, int argc, char **argv)
 {
-    static const struct option opts[] = {{NULL, 0, NULL, 0}};
-    if (cli_getopt(argc, argv, "", opts) != -1)
-        return 2;
-    int r = cli_positionals("state", argc, argv, 1, 1);
+    int r = cli_flag_args("state", argc, argv, NULL, NULL, 1, 1);
     if (r != 0)
         return r;
     _cleanup_rerr_ rerr *err = NULL;

@@ -8,6 +8,7 @@
 #include "log.h"
 #include "oci_spec.h"
 #include "shim.h"
+#include "unix_socket.h"
 #include "util.h"
 
 #include <errno.h>
@@ -41,32 +42,20 @@ char *shim_socket_path(const struct reaper_config *cfg, const char *address, con
                      (unsigned long long)b);
 }
 
-static _must_check_ int fill_sockaddr(const char *path, struct sockaddr_un *sa, rerr **err)
-{
-    memset(sa, 0, sizeof(*sa));
-    sa->sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof(sa->sun_path))
-        return rerr_setx(err, ENAMETOOLONG, "socket path %s is too long", path);
-    strcpy(sa->sun_path, path);
-    return 0;
-}
-
 /* 0 if a shim already serves path. */
 static _must_check_ int try_connect(const char *path)
 {
-    struct sockaddr_un sa;
-    if (fill_sockaddr(path, &sa, NULL) < 0)
-        return -ENAMETOOLONG;
-    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = unix_connect("socket", path, NULL);
     if (fd < 0)
-        return -errno;
-    return connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+        return fd;
+    close(fd);
+    return 0;
 }
 
 static _must_check_ int listen_on(const char *path, rerr **err)
 {
     struct sockaddr_un sa;
-    int r = fill_sockaddr(path, &sa, err);
+    int r = unix_addr("socket", path, &sa, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *dir = xstrndup(path, (size_t)(strrchr(path, '/') - path));

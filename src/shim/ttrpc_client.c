@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cleanup.h"
 #include "ttrpc.h"
 #include "ttrpc.pb-c.h"
+#include "unix_socket.h"
 #include "util.h"
 
 struct ttrpc_client {
@@ -23,17 +23,11 @@ struct ttrpc_client {
 
 int ttrpc_client_connect(const char *path, struct ttrpc_client **out, rerr **err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return rerr_setx(err, ENAMETOOLONG, "connect %s: socket path too long", path);
-    strcpy(sa.sun_path, path);
-    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = unix_connect("ttrpc socket", path, err);
     if (fd < 0)
-        return rerr_set(err, errno, "socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return rerr_set(err, errno, "connect %s", path);
+        return fd;
     struct ttrpc_client *cl = xcalloc(1, sizeof(*cl));
-    cl->fd = steal_fd(fd);
+    cl->fd = fd;
     cl->next_stream = 1;
     *out = cl;
     return 0;

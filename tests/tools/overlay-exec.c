@@ -1,12 +1,9 @@
 /*
  * Test-only: run a command the way the runtime will, inside an overlay namespace and a private
- * per-container mount namespace, with a config built from flags (no config file involved).
- *   overlay-exec --root R --base B [--ns NS] [--name N] [--isolation namespace|node]
- *                [--no-filter] [--filter-path P]... [--filter-mode append|replace] [--allow P]...
- *                [--mount SRC:DST[:ro]]... [--destroy | --exists | -- CMD ARGS...]
+ * per-container mount namespace, with a config built from flags (no config file involved; the
+ * flags are in USAGE below).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +12,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "cmdline.h"
 #include "config.h"
 #include "mounts.h"
 #include "oci_spec.h"
@@ -46,71 +44,53 @@ static void add_mount(struct opts *o, const char *spec)
     m->readonly = f[2] && strcmp(f[2], "ro") == 0;
 }
 
+#define USAGE                                                                                      \
+    "usage: overlay-exec --root R --base B [--ns NS] [--name N] [--isolation namespace|node]\n"    \
+    "         [--no-filter] [--filter-path P]... [--filter-mode append|replace] [--allow P]...\n"  \
+    "         [--mount SRC:DST[:ro]]... [--destroy | --exists | -- CMD ARGS...]\n"
+
+/* Returns the index of CMD in argv, or -1 after a usage error (or --help). */
 static int parse(int argc, char **argv, struct opts *o)
 {
-    static const struct option longopts[] = {
-        {"root", required_argument, NULL, 'r'},
-        {"base", required_argument, NULL, 'b'},
-        {"ns", required_argument, NULL, 'n'},
-        {"name", required_argument, NULL, 'N'},
-        {"isolation", required_argument, NULL, 'i'},
-        {"filter-path", required_argument, NULL, 'f'},
-        {"filter-mode", required_argument, NULL, 'm'},
-        {"allow", required_argument, NULL, 'a'},
-        {"mount", required_argument, NULL, 'M'},
-        {"no-filter", no_argument, NULL, 'F'},
-        {"destroy", no_argument, NULL, 'D'},
-        {"exists", no_argument, NULL, 'E'},
-        {NULL, 0, NULL, 0},
+    static const char *const isolations[] = {"namespace", "node", NULL}; /* enum isolation_mode */
+    static const char *const modes[] = {"append", "replace", NULL};      /* enum filter_mode */
+    const char *root = NULL, *base = NULL, *ns = "default", *name = NULL;
+    unsigned isolation = ISOLATION_NAMESPACE, mode = FILTER_APPEND;
+    bool no_filter = false;
+    _cleanup_strv_ char **mounts = NULL;
+    const struct cmdline_opt table[] = {
+        {.name = "root", .kind = CL_STRING, .target = &root},
+        {.name = "base", .kind = CL_STRING, .target = &base},
+        {.name = "ns", .kind = CL_STRING, .target = &ns},
+        {.name = "name", .kind = CL_STRING, .target = &name},
+        {.name = "isolation", .kind = CL_CHOICE, .target = &isolation, .choices = isolations},
+        {.name = "filter-path", .kind = CL_STRV, .target = &o->cfg.filter_paths},
+        {.name = "filter-mode", .kind = CL_CHOICE, .target = &mode, .choices = modes},
+        {.name = "allow", .kind = CL_STRV, .target = &o->cfg.filter_allowlist},
+        {.name = "mount", .kind = CL_STRV, .target = &mounts},
+        {.name = "no-filter", .kind = CL_FLAG, .target = &no_filter},
+        {.name = "destroy", .kind = CL_FLAG, .target = &o->destroy},
+        {.name = "exists", .kind = CL_FLAG, .target = &o->exists},
+        {0},
     };
-    o->cfg.filter_enabled = true;
+    const struct cmdline cl = {.program = "overlay-exec",
+                               .usage = USAGE,
+                               .opts = table,
+                               .positionals = true,
+                               .stop_at_operand = true};
     o->cfg.filter_paths = xcalloc(1, sizeof(char *));
     o->cfg.filter_allowlist = xcalloc(1, sizeof(char *));
-    o->id.k8s_namespace = xstrdup("default");
-    int c;
-    while ((c = getopt_long(argc, argv, "+", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            o->cfg.runtime_root = xstrdup(optarg);
-            break;
-        case 'b':
-            o->cfg.overlay_base = xstrdup(optarg);
-            break;
-        case 'n':
-            free(o->id.k8s_namespace);
-            o->id.k8s_namespace = xstrdup(optarg);
-            break;
-        case 'N':
-            o->id.overlay_name = xstrdup(optarg);
-            break;
-        case 'i':
-            o->cfg.isolation = strcmp(optarg, "node") == 0 ? ISOLATION_NODE : ISOLATION_NAMESPACE;
-            break;
-        case 'f':
-            strv_push(&o->cfg.filter_paths, optarg);
-            break;
-        case 'm':
-            o->cfg.filter_mode = strcmp(optarg, "replace") == 0 ? FILTER_REPLACE : FILTER_APPEND;
-            break;
-        case 'a':
-            strv_push(&o->cfg.filter_allowlist, optarg);
-            break;
-        case 'M':
-            add_mount(o, optarg);
-            break;
-        case 'F':
-            o->cfg.filter_enabled = false;
-            break;
-        case 'D':
-            o->destroy = true;
-            break;
-        case 'E':
-            o->exists = true;
-            break;
-        default:
-            return -1;
-        }
-    }
+    if (cmdline_parse(&cl, argc, argv) != 0)
+        return -1;
+    o->cfg.runtime_root = root ? xstrdup(root) : NULL;
+    o->cfg.overlay_base = base ? xstrdup(base) : NULL;
+    o->cfg.isolation = isolation;
+    o->cfg.filter_mode = mode;
+    o->cfg.filter_enabled = !no_filter;
+    o->id.k8s_namespace = xstrdup(ns);
+    o->id.overlay_name = name ? xstrdup(name) : NULL;
+    for (size_t i = 0; i < strv_len(mounts); i++)
+        add_mount(o, mounts[i]);
     return optind;
 }
 

@@ -9,17 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "assert_contains.h"
 #include "cleanup.h"
 #include "config.h"
 #include "err.h"
 #include "log.h"
 #include "util.h"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        if (strstr((haystack), (needle)) == NULL)                                                  \
-            fail_msg("\"%s\" does not contain \"%s\"", (haystack), (needle));                      \
-    } while (0)
 
 /* Parse text into fresh defaults; returns the result, error message in *msg (caller frees). */
 static int parse(struct reaper_config *cfg, const char *text, char **msg)
@@ -292,15 +287,19 @@ static void test_load_too_big(void **state)
 
 static void test_dns_mode(void **state)
 {
-    enum dns_mode m = DNS_HOST;
-    assert_int_equal(dns_mode_parse("kubernetes", &m), 0);
-    assert_int_equal(m, DNS_KUBERNETES);
-    assert_int_equal(dns_mode_parse("host", &m), 0);
-    assert_int_equal(m, DNS_HOST);
-    assert_int_equal(dns_mode_parse("k8s", &m), 0);
-    assert_int_equal(m, DNS_KUBERNETES);
-    assert_int_equal(dns_mode_parse("K8S", &m), -EINVAL);
-    assert_int_equal(dns_mode_parse("", &m), -EINVAL);
+    const struct {
+        const char *in;
+        int r;
+        enum dns_mode mode;
+    } cases[] = {
+        {"kubernetes", 0, DNS_KUBERNETES}, {"host", 0, DNS_HOST},   {"k8s", 0, DNS_KUBERNETES},
+        {"K8S", -EINVAL, DNS_HOST},        {"", -EINVAL, DNS_HOST},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        enum dns_mode m = DNS_HOST;
+        assert_int_equal(dns_mode_parse(cases[i].in, &m), cases[i].r);
+        assert_int_equal(m, cases[i].mode);
+    }
     assert_string_equal(dns_mode_name(DNS_HOST), "host");
     assert_string_equal(dns_mode_name(DNS_KUBERNETES), "kubernetes");
 }

@@ -83,11 +83,19 @@ static const char kubeconfig[] = "apiVersion: v1\n"
                                  "  user:\n"
                                  "    token: \"abc\"\n";
 
-static void test_kubeconfig(void **state)
+/* The test kubeconfig read with one context (NULL: the current one); it must parse. */
+static struct kube_config *kubeconfig_with(const char *context)
 {
     struct kube_config *c = NULL;
     rerr *e = NULL;
-    assert_int_equal(kube_config_parse(kubeconfig, strlen(kubeconfig), "/etc/k", NULL, &c, &e), 0);
+    if (kube_config_parse(kubeconfig, strlen(kubeconfig), "/etc/k", context, &c, &e) < 0)
+        fail_msg("context %s: %s", context ? context : "(current)", rerr_msg(e));
+    return c;
+}
+
+static void test_kubeconfig(void **state)
+{
+    struct kube_config *c = kubeconfig_with(NULL);
     assert_string_equal(c->server, "https://10.0.0.1:6443");
     assert_int_equal(c->ca_len, 5);
     assert_memory_equal(c->ca_pem, "hello", 5);
@@ -96,12 +104,12 @@ static void test_kubeconfig(void **state)
     assert_string_equal(c->namespace, "team");
     assert_false(c->insecure);
     kube_config_free(c);
-    assert_int_equal(kube_config_parse(kubeconfig, strlen(kubeconfig), "/etc/k", "other", &c, &e),
-                     0);
+    c = kubeconfig_with("other");
     assert_true(c->insecure);
     assert_string_equal(c->ca_file, "/etc/k/ca.pem");
     assert_string_equal(c->token, "abc");
     kube_config_free(c);
+    rerr *e = NULL;
     assert_int_equal(kube_config_parse(kubeconfig, strlen(kubeconfig), NULL, "nope", &c, &e),
                      -EINVAL);
     assert_non_null(strstr(rerr_msg(e), "context nope not found"));

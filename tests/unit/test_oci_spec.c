@@ -12,16 +12,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "assert_contains.h"
 #include "cleanup.h"
 #include "err.h"
 #include "oci_spec.h"
 #include "util.h"
 
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        if (strstr((haystack), (needle)) == NULL)                                                  \
-            fail_msg("\"%s\" does not contain \"%s\"", (haystack), (needle));                      \
-    } while (0)
+/* Parse a document the test expects to be valid. */
+static struct oci_spec *parse_ok(const char *json)
+{
+    struct oci_spec *s = NULL;
+    rerr *e = NULL;
+    int r = oci_spec_parse(json, strlen(json), &s, &e);
+    if (r < 0)
+        fail_msg("%s: %s", json, rerr_msg(e));
+    return s;
+}
 
 static const char full_spec[] =
     "{\"ociVersion\":\"1.0.2\",\n"
@@ -42,9 +48,7 @@ static const char full_spec[] =
 
 static void test_full_spec(void **state)
 {
-    struct oci_spec *s = NULL;
-    rerr *e = NULL;
-    assert_int_equal(oci_spec_parse(full_spec, strlen(full_spec), &s, &e), 0);
+    struct oci_spec *s = parse_ok(full_spec);
     struct oci_process *p = &s->process;
     assert_true(p->terminal);
     assert_int_equal(p->console_height, 24);
@@ -88,10 +92,7 @@ static void test_full_spec(void **state)
 
 static void test_minimal_defaults(void **state)
 {
-    const char *j = "{\"process\":{\"args\":[\"true\"]}}";
-    struct oci_spec *s = NULL;
-    rerr *e = NULL;
-    assert_int_equal(oci_spec_parse(j, strlen(j), &s, &e), 0);
+    struct oci_spec *s = parse_ok("{\"process\":{\"args\":[\"true\"]}}");
     assert_string_equal(s->process.cwd, "/");
     assert_non_null(s->process.env);
     assert_int_equal(strv_len(s->process.env), 0);
@@ -105,79 +106,82 @@ static void test_minimal_defaults(void **state)
     assert_false(oci_spec_is_sandbox(s));
     oci_spec_free(s);
     /* null reads as absent, as in Go */
-    j = "{\"process\":{\"args\":[\"true\"],\"env\":null,\"user\":null},\"mounts\":null}";
-    assert_int_equal(oci_spec_parse(j, strlen(j), &s, &e), 0);
-    oci_spec_free(s);
+    oci_spec_free(
+        parse_ok("{\"process\":{\"args\":[\"true\"],\"env\":null,\"user\":null},\"mounts\":null}"));
     oci_spec_free(NULL);
     oci_process_free(NULL);
 }
 
-static void expect_error(const char *json, const char *message)
-{
-    struct oci_spec *s = NULL;
-    rerr *e = NULL;
-    assert_int_equal(oci_spec_parse(json, strlen(json), &s, &e), -EINVAL);
-    assert_null(s);
-    assert_contains(rerr_msg(e), message);
-    rerr_free(e);
-}
-
 #define PROC(x) "{\"process\":{\"args\":[\"a\"]," x "}}"
+
+/* Each document is rejected with a message naming the field. */
+static const struct {
+    const char *json, *message;
+} bad_specs[] = {
+    {"{\n\"process\":\n  {\"args\" [", "config.json: not valid JSON at line 3 column"},
+    {"[1]", "config.json: expected a JSON object"},
+    {"{}", "config.json: process: missing"},
+    {"{\"process\":[]}", "config.json: process: expected an object"},
+    {"{\"process\":{}}", "config.json: process.args: missing or empty"},
+    {"{\"process\":{\"args\":[]}}", "config.json: process.args: missing or empty"},
+    {"{\"process\":{\"args\":[\"a\",1]}}",
+     "config.json: process.args: expected an array of strings"},
+    {PROC("\"user\":{\"uid\":-1}"),
+     "config.json: process.user.uid: expected a non-negative integer"},
+    {PROC("\"user\":{\"uid\":\"0\"}"), "process.user.uid: expected a non-negative"},
+    {PROC("\"user\":{\"gid\":1.5}"), "process.user.gid: expected a non-negative"},
+    {PROC("\"user\":{\"gid\":4294967295}"), "process.user.gid: expected"},
+    {PROC("\"user\":{\"additionalGids\":[1,-2]}"),
+     "process.user.additionalGids[1]: expected a non-negative integer"},
+    {PROC("\"user\":{\"umask\":4096}"), "process.user.umask: expected"},
+    {PROC("\"user\":7"), "process.user: expected an object"},
+    {PROC("\"terminal\":\"yes\""), "process.terminal: expected true or false"},
+    {PROC("\"consoleSize\":{\"height\":-1}"), "process.consoleSize.height: expected"},
+    {PROC("\"cwd\":\"work\""), "process.cwd: \"work\" is not an absolute path"},
+    {PROC("\"cwd\":5"), "process.cwd: expected a string"},
+    {PROC("\"env\":\"A=b\""), "process.env: expected an array of strings"},
+    {PROC("\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]"),
+     "process.rlimits[0].type: unknown rlimit \"RLIMIT_BOGUS\""},
+    {PROC("\"rlimits\":[{\"soft\":1,\"hard\":1}]"), "process.rlimits[0].type: missing"},
+    {PROC("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1}]"),
+     "process.rlimits[0].soft: missing"},
+    {PROC("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":-1}]"),
+     "process.rlimits[0].hard: expected a non-negative integer"},
+    {PROC("\"rlimits\":[1]"), "process.rlimits[0]: expected an object"},
+    {PROC("\"noNewPrivileges\":1"), "process.noNewPrivileges: expected true or false"},
+    {"{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":1}}",
+     "config.json: root.path: expected a string"},
+    {"{\"process\":{\"args\":[\"a\"]},\"mounts\":[{\"destination\":\"/a\"},{}]}",
+     "config.json: mounts[1].destination: missing"},
+    {"{\"process\":{\"args\":[\"a\"]},\"mounts\":[{\"destination\":\"a\"}]}",
+     "mounts[0].destination: \"a\" is not an absolute path"},
+    {"{\"process\":{\"args\":[\"a\"]},\"mounts\":[{\"destination\":\"/a\","
+     "\"options\":\"ro\"}]}",
+     "mounts[0].options: expected an array of strings"},
+    {"{\"process\":{\"args\":[\"a\"]},\"mounts\":{}}", "mounts: expected an array"},
+    {"{\"process\":{\"args\":[\"a\"]},\"annotations\":{\"k\":1}}",
+     "config.json: annotations.k: expected a string"},
+    {"{\"process\":{\"args\":[\"a\"]},\"annotations\":[]}", "annotations: expected an object"},
+    {"{\"process\":{\"args\":[\"a\\u0000b\"]}}", "not valid JSON"}, /* embedded NUL */
+};
 
 static void test_errors(void **state)
 {
-    expect_error("{\n\"process\":\n  {\"args\" [", "config.json: not valid JSON at line 3 column");
-    expect_error("[1]", "config.json: expected a JSON object");
-    expect_error("{}", "config.json: process: missing");
-    expect_error("{\"process\":[]}", "config.json: process: expected an object");
-    expect_error("{\"process\":{}}", "config.json: process.args: missing or empty");
-    expect_error("{\"process\":{\"args\":[]}}", "config.json: process.args: missing or empty");
-    expect_error("{\"process\":{\"args\":[\"a\",1]}}",
-                 "config.json: process.args: expected an array of strings");
-    expect_error(PROC("\"user\":{\"uid\":-1}"),
-                 "config.json: process.user.uid: expected a non-negative integer");
-    expect_error(PROC("\"user\":{\"uid\":\"0\"}"), "process.user.uid: expected a non-negative");
-    expect_error(PROC("\"user\":{\"gid\":1.5}"), "process.user.gid: expected a non-negative");
-    expect_error(PROC("\"user\":{\"gid\":4294967295}"), "process.user.gid: expected");
-    expect_error(PROC("\"user\":{\"additionalGids\":[1,-2]}"),
-                 "process.user.additionalGids[1]: expected a non-negative integer");
-    expect_error(PROC("\"user\":{\"umask\":4096}"), "process.user.umask: expected");
-    expect_error(PROC("\"user\":7"), "process.user: expected an object");
-    expect_error(PROC("\"terminal\":\"yes\""), "process.terminal: expected true or false");
-    expect_error(PROC("\"consoleSize\":{\"height\":-1}"), "process.consoleSize.height: expected");
-    expect_error(PROC("\"cwd\":\"work\""), "process.cwd: \"work\" is not an absolute path");
-    expect_error(PROC("\"cwd\":5"), "process.cwd: expected a string");
-    expect_error(PROC("\"env\":\"A=b\""), "process.env: expected an array of strings");
-    expect_error(PROC("\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]"),
-                 "process.rlimits[0].type: unknown rlimit \"RLIMIT_BOGUS\"");
-    expect_error(PROC("\"rlimits\":[{\"soft\":1,\"hard\":1}]"), "process.rlimits[0].type: missing");
-    expect_error(PROC("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1}]"),
-                 "process.rlimits[0].soft: missing");
-    expect_error(PROC("\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1,\"hard\":-1}]"),
-                 "process.rlimits[0].hard: expected a non-negative integer");
-    expect_error(PROC("\"rlimits\":[1]"), "process.rlimits[0]: expected an object");
-    expect_error(PROC("\"noNewPrivileges\":1"), "process.noNewPrivileges: expected true or false");
-    expect_error("{\"process\":{\"args\":[\"a\"]},\"root\":{\"path\":1}}",
-                 "config.json: root.path: expected a string");
-    expect_error("{\"process\":{\"args\":[\"a\"]},\"mounts\":[{\"destination\":\"/a\"},{}]}",
-                 "config.json: mounts[1].destination: missing");
-    expect_error("{\"process\":{\"args\":[\"a\"]},\"mounts\":[{\"destination\":\"a\"}]}",
-                 "mounts[0].destination: \"a\" is not an absolute path");
-    expect_error("{\"process\":{\"args\":[\"a\"]},\"mounts\":[{\"destination\":\"/a\","
-                 "\"options\":\"ro\"}]}",
-                 "mounts[0].options: expected an array of strings");
-    expect_error("{\"process\":{\"args\":[\"a\"]},\"mounts\":{}}", "mounts: expected an array");
-    expect_error("{\"process\":{\"args\":[\"a\"]},\"annotations\":{\"k\":1}}",
-                 "config.json: annotations.k: expected a string");
-    expect_error("{\"process\":{\"args\":[\"a\"]},\"annotations\":[]}",
-                 "annotations: expected an object");
+    for (size_t i = 0; i < ARRAY_SIZE(bad_specs); i++) {
+        struct oci_spec *s = NULL;
+        rerr *e = NULL;
+        assert_int_equal(oci_spec_parse(bad_specs[i].json, strlen(bad_specs[i].json), &s, &e),
+                         -EINVAL);
+        assert_null(s);
+        assert_contains(rerr_msg(e), bad_specs[i].message);
+        rerr_free(e);
+    }
 }
 
 static struct oci_mount *parse_mount(const char *json, struct oci_spec **s)
 {
     _cleanup_free_ char *doc = xasprintf("{\"process\":{\"args\":[\"a\"]},\"mounts\":[%s]}", json);
-    rerr *e = NULL;
-    assert_int_equal(oci_spec_parse(doc, strlen(doc), s, &e), 0);
+    *s = parse_ok(doc);
     return &(*s)->mounts[0];
 }
 
@@ -267,26 +271,12 @@ static void test_load(void **state)
     rmdir(dir);
 }
 
-static void test_embedded_nul_rejected(void **state)
-{
-    const char j[] = "{\"process\":{\"args\":[\"a\\u0000b\"]}}";
-    struct oci_spec *s = NULL;
-    rerr *e = NULL;
-    assert_int_equal(oci_spec_parse(j, strlen(j), &s, &e), -EINVAL);
-    assert_contains(rerr_msg(e), "not valid JSON");
-    rerr_free(e);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_full_spec),
-        cmocka_unit_test(test_minimal_defaults),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_mount_options),
-        cmocka_unit_test(test_process_parse),
-        cmocka_unit_test(test_load),
-        cmocka_unit_test(test_embedded_nul_rejected),
+        cmocka_unit_test(test_full_spec),     cmocka_unit_test(test_minimal_defaults),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_mount_options),
+        cmocka_unit_test(test_process_parse), cmocka_unit_test(test_load),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

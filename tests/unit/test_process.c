@@ -27,24 +27,27 @@
 
 static void test_signal_parse(void **state)
 {
-    int sig = 0;
-    assert_int_equal(signal_parse("KILL", &sig), 0);
-    assert_int_equal(sig, SIGKILL);
-    assert_int_equal(signal_parse("SIGTERM", &sig), 0);
-    assert_int_equal(sig, SIGTERM);
-    assert_int_equal(signal_parse("sigint", &sig), 0);
-    assert_int_equal(sig, SIGINT);
-    assert_int_equal(signal_parse("9", &sig), 0);
-    assert_int_equal(sig, 9);
-    assert_int_equal(signal_parse("SIGRTMIN+1", &sig), 0);
-    assert_int_equal(sig, SIGRTMIN + 1);
-    assert_int_equal(signal_parse("RTMAX-2", &sig), 0);
-    assert_int_equal(sig, SIGRTMAX - 2);
-    assert_int_equal(signal_parse("NOPE", &sig), -EINVAL);
-    assert_int_equal(signal_parse("0", &sig), -EINVAL);
-    assert_int_equal(signal_parse("65", &sig), -EINVAL);
-    assert_int_equal(signal_parse("", &sig), -EINVAL);
-    assert_int_equal(signal_parse("RTMIN-1", &sig), -EINVAL);
+    const struct {
+        const char *in;
+        int r, sig;
+    } cases[] = {
+        {"KILL", 0, SIGKILL},
+        {"SIGTERM", 0, SIGTERM},
+        {"sigint", 0, SIGINT},
+        {"9", 0, 9},
+        {"SIGRTMIN+1", 0, SIGRTMIN + 1},
+        {"RTMAX-2", 0, SIGRTMAX - 2},
+        {"NOPE", -EINVAL, -1},
+        {"0", -EINVAL, -1},
+        {"65", -EINVAL, -1},
+        {"", -EINVAL, -1},
+        {"RTMIN-1", -EINVAL, -1},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        int sig = -1;
+        assert_int_equal(signal_parse(cases[i].in, &sig), cases[i].r);
+        assert_int_equal(sig, cases[i].sig); /* a rejected name leaves sig alone */
+    }
 }
 
 static void test_exit_status(void **state)

@@ -10,6 +10,7 @@
 #include "json_fixture.h"
 #include "kjson.h"
 #include "reconcile.h"
+#include "util.h"
 
 static json_t *node(const char *name, bool ready, const char *labels, const char *taints)
 {
@@ -19,6 +20,16 @@ static json_t *node(const char *name, bool ready, const char *labels, const char
              "\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"%s\"}]}}",
              name, labels, taints, ready ? "True" : "False");
     return J(buf);
+}
+
+/* Ready, unlabelled, untainted nodes: "a,b". */
+static json_t *ready_nodes(const char *names)
+{
+    _cleanup_strv_ char **v = strv_split(names, ",");
+    json_t *nodes = json_array();
+    for (size_t i = 0; v[i]; i++)
+        json_array_append_new(nodes, node(v[i], true, "", ""));
+    return nodes;
 }
 
 static json_t *rpod(const char *name, const char *nodename, int gen, int retry, const char *phase,
@@ -31,6 +42,14 @@ static json_t *rpod(const char *name, const char *nodename, int gen, int retry, 
              "\"%s\",\"exitCode\":%d}}",
              name, gen, retry, nodename, phase, exit_code);
     return J(buf);
+}
+
+/* One planning pass; NULL ReaperPods or dependency jobs mean none. */
+static void plan(const json_t *job, const json_t *nodes, const json_t *rpods, const json_t *jobs,
+                 struct rdjob_plan *p)
+{
+    _cleanup_json_ json_t *none = json_array();
+    rdjob_plan(job, nodes, rpods ? rpods : none, jobs ? jobs : none, p);
 }
 
 #define JOB(spec, status)                                                                          \
@@ -67,9 +86,8 @@ static void test_creates_on_ready_nodes_only(void **state)
     _cleanup_json_ json_t *job = J(JOB("", ""));
     _cleanup_json_ json_t *nodes =
         json_pack("[o,o]", node("a", true, "", ""), node("b", false, "", ""));
-    _cleanup_json_ json_t *none = J("[]");
     struct rdjob_plan p;
-    rdjob_plan(job, nodes, none, none, &p);
+    plan(job, nodes, NULL, NULL, &p);
     assert_int_equal(json_array_size(p.create), 1);
     json_t *rp = json_array_get(p.create, 0);
     assert_string_equal(kj_str(rp, "metadata.name"), "job-a");
@@ -84,35 +102,39 @@ static void test_creates_on_ready_nodes_only(void **state)
 
 static void test_dependencies(void **state)
 {
+    /* The job waits for the ReaperDaemonJob named in `after` to complete. */
+    static const struct {
+        const char *base_phase; /* NULL: no job "base" */
+        const char *message, *phase;
+        size_t creates;
+    } cases[] = {
+        {NULL, "dependency base not found", "Pending", 0},
+        {"Running", "waiting for base (Running)", "Pending", 0},
+        {"Completed", "0/1 nodes succeeded, 0 failed", "Running", 1},
+    };
     _cleanup_json_ json_t *job = J(JOB(",\"after\":[\"base\"]", ""));
-    _cleanup_json_ json_t *nodes = json_pack("[o]", node("a", true, "", ""));
-    _cleanup_json_ json_t *none = J("[]");
-    struct rdjob_plan p;
-    rdjob_plan(job, nodes, none, none, &p);
-    assert_string_equal(kj_str(p.status, "message"), "dependency base not found");
-    assert_int_equal(json_array_size(p.create), 0);
-    rdjob_plan_free(&p);
-    _cleanup_json_ json_t *running =
-        J("[{\"metadata\":{\"name\":\"base\"},\"status\":{\"phase\":\"Running\"}}]");
-    rdjob_plan(job, nodes, none, running, &p);
-    assert_string_equal(kj_str(p.status, "message"), "waiting for base (Running)");
-    assert_string_equal(kj_str(p.status, "phase"), "Pending");
-    rdjob_plan_free(&p);
-    _cleanup_json_ json_t *done =
-        J("[{\"metadata\":{\"name\":\"base\"},\"status\":{\"phase\":\"Completed\"}}]");
-    rdjob_plan(job, nodes, none, done, &p);
-    assert_int_equal(json_array_size(p.create), 1);
-    rdjob_plan_free(&p);
+    _cleanup_json_ json_t *nodes = ready_nodes("a");
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        _cleanup_json_ json_t *jobs =
+            cases[i].base_phase ? json_pack("[{s:{s:s},s:{s:s}}]", "metadata", "name", "base",
+                                            "status", "phase", cases[i].base_phase)
+                                : NULL;
+        struct rdjob_plan p;
+        plan(job, nodes, NULL, jobs, &p);
+        assert_string_equal(kj_str(p.status, "message"), cases[i].message);
+        assert_string_equal(kj_str(p.status, "phase"), cases[i].phase);
+        assert_int_equal(json_array_size(p.create), cases[i].creates);
+        rdjob_plan_free(&p);
+    }
 }
 
 static void test_retry_until_limit(void **state)
 {
     _cleanup_json_ json_t *job = J(JOB(",\"retryLimit\":1", "\"observedGeneration\":1"));
-    _cleanup_json_ json_t *nodes = json_pack("[o]", node("a", true, "", ""));
-    _cleanup_json_ json_t *none = J("[]");
+    _cleanup_json_ json_t *nodes = ready_nodes("a");
     _cleanup_json_ json_t *failed0 = json_pack("[o]", rpod("job-a", "a", 1, 0, "Failed", 3));
     struct rdjob_plan p;
-    rdjob_plan(job, nodes, failed0, none, &p);
+    plan(job, nodes, failed0, NULL, &p);
     assert_int_equal(json_array_size(p.delete), 1);
     json_t *ns = json_array_get(kj_get(p.status, "nodeStatuses"), 0);
     assert_int_equal(kj_int(ns, "retryCount", -1), 1);
@@ -122,17 +144,17 @@ static void test_retry_until_limit(void **state)
     _cleanup_json_ json_t *job2 = json_deep_copy(job);
     json_object_set(job2, "status", p.status);
     rdjob_plan_free(&p);
-    rdjob_plan(job2, nodes, none, none, &p);
+    plan(job2, nodes, NULL, NULL, &p);
     assert_int_equal(json_array_size(p.create), 1);
     assert_string_equal(kj_annotation(json_array_get(p.create, 0), ANN_RETRY), "1");
     rdjob_plan_free(&p);
     /* Same failure seen again (stale cache) with status already at retry 1: no double count. */
-    rdjob_plan(job2, nodes, failed0, none, &p);
+    plan(job2, nodes, failed0, NULL, &p);
     assert_int_equal(kj_int(json_array_get(kj_get(p.status, "nodeStatuses"), 0), "retryCount", -1),
                      1);
     rdjob_plan_free(&p);
     _cleanup_json_ json_t *failed1 = json_pack("[o]", rpod("job-a", "a", 1, 1, "Failed", 3));
-    rdjob_plan(job2, nodes, failed1, none, &p);
+    plan(job2, nodes, failed1, NULL, &p);
     assert_int_equal(json_array_size(p.delete), 0);
     assert_string_equal(kj_str(p.status, "phase"), "PartiallyFailed");
     assert_int_equal(kj_int(json_array_get(kj_get(p.status, "nodeStatuses"), 0), "exitCode", -1),
@@ -143,19 +165,17 @@ static void test_retry_until_limit(void **state)
 static void test_completed_and_late_nodes(void **state)
 {
     _cleanup_json_ json_t *job = J(JOB("", "\"observedGeneration\":1"));
-    _cleanup_json_ json_t *nodes =
-        json_pack("[o,o]", node("a", true, "", ""), node("b", true, "", ""));
+    _cleanup_json_ json_t *nodes = ready_nodes("a,b");
     _cleanup_json_ json_t *ok = json_pack("[o]", rpod("job-a", "a", 1, 0, "Succeeded", 0));
-    _cleanup_json_ json_t *none = J("[]");
     struct rdjob_plan p;
-    rdjob_plan(job, nodes, ok, none, &p); /* NodeReady: b (new) gets a run */
+    plan(job, nodes, ok, NULL, &p); /* NodeReady: b (new) gets a run */
     assert_int_equal(json_array_size(p.create), 1);
     assert_string_equal(kj_str(json_array_get(p.create, 0), "spec.nodeName"), "b");
     rdjob_plan_free(&p);
     _cleanup_json_ json_t *manual = J(
         JOB(",\"triggerOn\":\"Manual\"", "\"observedGeneration\":1,\"nodeStatuses\":[{\"nodeName\":"
                                          "\"a\",\"phase\":\"Succeeded\",\"generation\":1}]"));
-    rdjob_plan(manual, nodes, ok, none, &p); /* Manual: b came later, not run */
+    plan(manual, nodes, ok, NULL, &p); /* Manual: b came later, not run */
     assert_int_equal(json_array_size(p.create), 0);
     assert_string_equal(kj_str(p.status, "phase"), "Completed");
     assert_int_equal(kj_int(p.status, "readyNodes", -1), 1);
@@ -166,20 +186,18 @@ static void test_spec_change_skip_and_replace(void **state)
 {
     _cleanup_json_ json_t *skip = J(JOB("", "\"observedGeneration\":1"));
     json_object_set_new(kj_get(skip, "metadata"), "generation", json_integer(2));
-    _cleanup_json_ json_t *nodes =
-        json_pack("[o,o]", node("a", true, "", ""), node("b", true, "", ""));
+    _cleanup_json_ json_t *nodes = ready_nodes("a,b");
     _cleanup_json_ json_t *rps = json_pack("[o,o]", rpod("job-a", "a", 1, 0, "Running", 0),
                                            rpod("job-b", "b", 1, 0, "Succeeded", 0));
-    _cleanup_json_ json_t *none = J("[]");
     struct rdjob_plan p;
-    rdjob_plan(skip, nodes, rps, none, &p);
+    plan(skip, nodes, rps, NULL, &p);
     /* b finished the old generation: deleted to re-run; a still running: left alone (Skip) */
     assert_int_equal(json_array_size(p.delete), 1);
     assert_string_equal(json_string_value(json_array_get(p.delete, 0)), "job-b");
     rdjob_plan_free(&p);
     _cleanup_json_ json_t *replace = json_deep_copy(skip);
     json_object_set_new(kj_get(replace, "spec"), "concurrencyPolicy", json_string("Replace"));
-    rdjob_plan(replace, nodes, rps, none, &p);
+    plan(replace, nodes, rps, NULL, &p);
     assert_int_equal(json_array_size(p.delete), 2);
     rdjob_plan_free(&p);
 }
@@ -187,12 +205,11 @@ static void test_spec_change_skip_and_replace(void **state)
 static void test_orphans_of_deleted_nodes(void **state)
 {
     _cleanup_json_ json_t *job = J(JOB("", "\"observedGeneration\":1"));
-    _cleanup_json_ json_t *nodes = json_pack("[o]", node("a", true, "", ""));
+    _cleanup_json_ json_t *nodes = ready_nodes("a");
     _cleanup_json_ json_t *rps = json_pack("[o,o]", rpod("job-a", "a", 1, 0, "Succeeded", 0),
                                            rpod("job-gone", "gone", 1, 0, "Running", 0));
-    _cleanup_json_ json_t *none = J("[]");
     struct rdjob_plan p;
-    rdjob_plan(job, nodes, rps, none, &p);
+    plan(job, nodes, rps, NULL, &p);
     assert_int_equal(json_array_size(p.delete), 1);
     assert_string_equal(json_string_value(json_array_get(p.delete, 0)), "job-gone");
     assert_string_equal(kj_str(p.status, "phase"), "Completed");

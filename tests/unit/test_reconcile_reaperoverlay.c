@@ -9,6 +9,7 @@
 #include "json_fixture.h"
 #include "kjson.h"
 #include "reconcile.h"
+#include "util.h"
 
 #define OVL(spec, ann, extra, nodes)                                                               \
     "{\"metadata\":{\"name\":\"o\",\"namespace\":\"ns\",\"finalizers\":[\"reaper.io/"              \
@@ -26,31 +27,34 @@ static void plan(const char *ovl_s, const char *rpods_s, const char *nodes_s, st
 
 static void test_phases(void **state)
 {
-    struct rovl_plan p;
-    _cleanup_json_ json_t *o1 = NULL, *o2 = NULL, *o3 = NULL, *o4 = NULL;
-    plan(OVL("", "", "", ""), NULL, NULL, &p, &o1);
-    assert_string_equal(kj_str(p.status, "phase"), "Pending");
-    assert_false(p.add_finalizer);
-    rovl_plan_free(&p);
-    plan(OVL("\"resetGeneration\":2", "", "",
+    static const struct {
+        const char *ovl, *phase;
+        int observed_reset_generation; /* -1: not asserted */
+    } cases[] = {
+        {OVL("", "", "", ""), "Pending", -1},
+        {OVL("\"resetGeneration\":2", "", "",
              "{\"nodeName\":\"a\",\"ready\":true,\"observedResetGeneration\":2},"
              "{\"nodeName\":\"b\",\"ready\":true,\"observedResetGeneration\":1}"),
-         NULL, NULL, &p, &o2);
-    assert_string_equal(kj_str(p.status, "phase"), "Resetting");
-    assert_int_equal(kj_int(p.status, "observedResetGeneration", -1), 0);
-    rovl_plan_free(&p);
-    plan(OVL("\"resetGeneration\":2", "", "",
+         "Resetting", 0},
+        {OVL("\"resetGeneration\":2", "", "",
              "{\"nodeName\":\"a\",\"ready\":true,\"observedResetGeneration\":2},"
              "{\"nodeName\":\"b\",\"ready\":true,\"observedResetGeneration\":3}"),
-         NULL, NULL, &p, &o3);
-    assert_string_equal(kj_str(p.status, "phase"), "Ready");
-    assert_int_equal(kj_int(p.status, "observedResetGeneration", -1), 2);
-    rovl_plan_free(&p);
-    plan(
-        OVL("", "", "", "{\"nodeName\":\"a\",\"ready\":true},{\"nodeName\":\"b\",\"error\":\"x\"}"),
-        NULL, NULL, &p, &o4);
-    assert_string_equal(kj_str(p.status, "phase"), "Failed");
-    rovl_plan_free(&p);
+         "Ready", 2},
+        {OVL("", "", "",
+             "{\"nodeName\":\"a\",\"ready\":true},{\"nodeName\":\"b\",\"error\":\"x\"}"),
+         "Failed", -1},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct rovl_plan p;
+        _cleanup_json_ json_t *o = NULL;
+        plan(cases[i].ovl, NULL, NULL, &p, &o);
+        assert_string_equal(kj_str(p.status, "phase"), cases[i].phase);
+        if (cases[i].observed_reset_generation >= 0)
+            assert_int_equal(kj_int(p.status, "observedResetGeneration", -1),
+                             cases[i].observed_reset_generation);
+        assert_false(p.add_finalizer); /* the finalizer is already there */
+        rovl_plan_free(&p);
+    }
 }
 
 static void test_reset_request_annotation_counts(void **state)

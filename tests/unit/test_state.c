@@ -14,17 +14,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "assert_contains.h"
 #include "cleanup.h"
 #include "err.h"
 #include "proc_stat.h"
 #include "state.h"
 #include "util.h"
-
-#define assert_contains(haystack, needle)                                                          \
-    do {                                                                                           \
-        if (strstr((haystack), (needle)) == NULL)                                                  \
-            fail_msg("\"%s\" does not contain \"%s\"", (haystack), (needle));                      \
-    } while (0)
 
 static struct container_state *sample(const char *id)
 {

@@ -51,28 +51,26 @@ static void test_strv_split(void **state)
     assert_false(strv_contains(v, "/d"));
 }
 
-static void test_dns_label(void **state)
+static void test_dns_label_and_valid_id(void **state)
 {
-    assert_true(is_dns_label("default"));
-    assert_true(is_dns_label("a-b-1"));
-    assert_false(is_dns_label("-a"));
-    assert_false(is_dns_label("a-"));
-    assert_false(is_dns_label("A"));
-    assert_false(is_dns_label("a_b"));
-    assert_false(is_dns_label(""));
     char long_label[65];
     memset(long_label, 'a', 64);
     long_label[64] = '\0';
-    assert_false(is_dns_label(long_label));
-}
-
-static void test_valid_id(void **state)
-{
-    assert_true(is_valid_id("abc123"));
-    assert_true(is_valid_id("a.b_c-d"));
-    assert_false(is_valid_id(".."));
-    assert_false(is_valid_id("a/b"));
-    assert_false(is_valid_id("-a"));
+    const struct {
+        const char *s;
+        bool dns_label, valid_id;
+    } cases[] = {
+        {"default", true, true}, {"a-b-1", true, true},    {"abc123", true, true},
+        {"-a", false, false},    {"a-", false, true},      {"A", false, true},
+        {"a_b", false, true},    {"a.b_c-d", false, true}, {"", false, false},
+        {"..", false, false},    {"a/b", false, false},    {long_label, false, true},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        if (is_dns_label(cases[i].s) != cases[i].dns_label)
+            fail_msg("is_dns_label(\"%s\") != %d", cases[i].s, cases[i].dns_label);
+        if (is_valid_id(cases[i].s) != cases[i].valid_id)
+            fail_msg("is_valid_id(\"%s\") != %d", cases[i].s, cases[i].valid_id);
+    }
 }
 
 struct cl_target {
@@ -131,15 +129,38 @@ static void test_cmdline(void **state)
     assert_int_equal(t.secs, 10); /* a rejected value leaves the target alone */
 }
 
+/* A wrapper's own options end at the command it runs; repeated options collect. */
+static void test_cmdline_stop_at_operand(void **state)
+{
+    _cleanup_strv_ char **allow = NULL;
+    const struct cmdline_opt table[] = {
+        {.name = "allow", .kind = CL_STRV, .target = &allow},
+        {0},
+    };
+    const struct cmdline cl = {.program = "prog",
+                               .usage = "usage: prog [--allow P]... CMD ARGS...\n",
+                               .opts = table,
+                               .positionals = true,
+                               .stop_at_operand = true};
+    char *argv[] = {"prog", "--allow", "a", "--allow=b", "cmd", "--allow", "c", NULL};
+    optind = 0;
+    assert_int_equal(cmdline_parse(&cl, (int)ARRAY_SIZE(argv) - 1, argv), 0);
+    assert_int_equal(strv_len(allow), 2);
+    assert_string_equal(allow[0], "a");
+    assert_string_equal(allow[1], "b");
+    assert_string_equal(argv[optind], "cmd");
+    assert_string_equal(argv[optind + 1], "--allow"); /* left for the command, not permuted */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rerr_wrap_and_codes),
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_cmdline),
+        cmocka_unit_test(test_cmdline_stop_at_operand),
         cmocka_unit_test(test_strv_split),
-        cmocka_unit_test(test_dns_label),
-        cmocka_unit_test(test_valid_id),
+        cmocka_unit_test(test_dns_label_and_valid_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,9 @@ static _must_check_ int set_value(const struct cmdline *cl, const struct cmdline
                 return 0;
             }
         return bad_choice(cl, o, v);
+    case CL_STRV:
+        strv_push(o->target, v);
+        return 0;
     case CL_LOG_LEVEL:
         return log_level_parse(v, o->target) == 0
                    ? 0
@@ -99,7 +102,8 @@ int cmdline_parse(const struct cmdline *cl, int argc, char **argv)
     _cleanup_free_ struct option *lo = long_options(cl->opts, n);
     int ch, r = 0;
     opterr = 1;
-    while (r == 0 && (ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+    while (r == 0 &&
+           (ch = getopt_long(argc, argv, cl->stop_at_operand ? "+" : "", lo, NULL)) != -1) {
         if (ch == OPT_HELP || ch == OPT_VERSION) {
             if (ch == OPT_HELP)
                 fputs(cl->usage, stdout);

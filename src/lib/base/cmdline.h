@@ -16,6 +16,7 @@ enum cmdline_kind {
     CL_SECONDS,      /* unsigned *: an integer in [min, max] */
     CL_LOG_LEVEL,    /* enum log_level *: error, warn, info, debug */
     CL_CHOICE,       /* unsigned *: the index of the argument in choices */
+    CL_STRV,         /* char ***: each use appends a copy of the argument (strv_free it) */
 };
 
 struct cmdline_opt {
@@ -30,7 +31,8 @@ struct cmdline {
     const char *program; /* "reaper-agent": prefixes messages and --version */
     const char *usage;   /* the usage text printed for --help and after a usage error */
     const struct cmdline_opt *opts;
-    bool positionals; /* operands allowed: they start at optind when cmdline_parse returns 0 */
+    bool positionals;     /* operands allowed: they start at optind when cmdline_parse returns 0 */
+    bool stop_at_operand; /* options end at the first operand (getopt "+"): the rest is its own */
 };
 
 /* Parse argv. Returns 0 to run, 1 after --help or --version

@@ -1,6 +1,7 @@
 /* Terminals: a pty pair per workload, the master handed to whoever holds the console socket. */
 #include "console.h"
 #include "cleanup.h"
+#include "unix_socket.h"
 #include "util.h"
 
 #include <errno.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <termios.h>
 
 int console_open_pty(int *master, int *slave, char **name, rerr **err)
@@ -35,16 +35,7 @@ int console_open_pty(int *master, int *slave, char **name, rerr **err)
 
 int console_connect(const char *path, rerr **err)
 {
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof(sa.sun_path))
-        return rerr_setx(err, ENAMETOOLONG, "console socket path %s is too long", path);
-    strcpy(sa.sun_path, path);
-    _cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return rerr_set(err, errno, "socket");
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return rerr_set(err, errno, "connect console socket %s", path);
-    return steal_fd(fd);
+    return unix_connect("console socket", path, err);
 }
 
 int console_send_fd(int sock, int fd, const char *name, rerr **err)
