@@ -4,13 +4,19 @@
 
 #include <errno.h>
 #include <stdbool.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <sys/utsname.h>
 
+/* strtoul, not sscanf: this runs in every shim, and scanf's code would stay resident there. */
 bool kernel_release_at_least(const char *release, unsigned major, unsigned minor)
 {
-    unsigned ma, mi;
-    if (sscanf(release, "%u.%u", &ma, &mi) != 2)
+    char *end;
+    unsigned long ma = strtoul(release, &end, 10);
+    if (end == release || *end != '.')
+        return false;
+    const char *m = end + 1;
+    unsigned long mi = strtoul(m, &end, 10);
+    if (end == m)
         return false;
     return ma > major || (ma == major && mi >= minor);
 }

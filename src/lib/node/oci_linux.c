@@ -5,6 +5,7 @@
  * the container's state for its execs (containerd's exec spec carries no seccomp).
  */
 #include "oci_linux.h"
+#include "log.h"
 #include "security.h"
 #include "util.h"
 
@@ -23,12 +24,13 @@ static _must_check_ int parse_cap_set(const struct jctx *c, json_t *obj, const c
     uint64_t set = 0;
     for (size_t i = 0; names && names[i]; i++) {
         int cap = capability_from_name(names[i]);
-        if (cap < 0) {
-            _cleanup_free_ char *spath = jpath(path, key);
-            _cleanup_free_ char *epath = jpath_index(spath, i);
-            return jerr(c, epath, NULL, "unknown capability \"%s\"", names[i]);
-        }
-        set |= UINT64_C(1) << cap;
+        /* A capability newer than Reaper (containerd names what the kernel has for "ALL" and
+         * privileged): not granted, as runc does, rather than failing every privileged pod. */
+        if (cap < 0)
+            log_warn("%s: %s.%s[%zu]: unknown capability \"%s\" ignored", c->doc, path, key, i,
+                     names[i]);
+        else
+            set |= UINT64_C(1) << cap;
     }
     *out = set;
     return 0;

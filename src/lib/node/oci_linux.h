@@ -5,7 +5,7 @@
 #include "json_util.h"
 #include "oci_spec.h"
 
-/* proc is the process object at JSON path `path`. Unknown capability names are errors. */
+/* proc is the process object at JSON path `path`. Unknown capability names are ignored (logged). */
 _must_check_ int oci_parse_caps(const struct jctx *c, json_t *proc, const char *path,
                                 struct oci_caps *caps);
 /* The top-level "linux" object, if any. */
