@@ -119,6 +119,22 @@ def test_drop_one_add_one_is_exact(cri):
         assert (c["CapBnd"], c["CapEff"], c["CapPrm"]) == (want, want, want)
 
 
+def test_non_root_restricted_with_seccomp(cri):
+    """uid change between the bounding drop and capset, with the filter loaded while still root
+    (no no_new_privs): the bounding set holds, and as with runc a non-root process keeps no
+    effective capabilities across execve (containerd clears ambient)."""
+    pod = cri.run_pod("sec-nonroot", runtime_handler=H)
+    sec = {"capabilities": cri.pb.Capability(drop_capabilities=["ALL"],
+                                             add_capabilities=["NET_BIND_SERVICE"]),
+           "run_as_user": cri.pb.Int64Value(value=1000),
+           "seccomp": cri.pb.SecurityProfile(profile_type=cri.pb.SecurityProfile.RuntimeDefault)}
+    for v in run_probe(cri, pod, "main", sec, script=PROBE + 'echo "uid=$(id -u)"\n'):
+        assert v["uid"] == "1000"
+        assert int(v["CapBnd"], 16) == mask(["NET_BIND_SERVICE"])
+        assert (int(v["CapEff"], 16), int(v["CapAmb"], 16)) == (0, 0)
+        assert v["Seccomp"] == "2"
+
+
 def test_add_only_and_privileged_keep_the_full_set(cri):
     """The other side of the rule: nothing of containerd's default is taken away."""
     pod = cri.run_pod("sec-addonly", runtime_handler=H, privileged=True)
