@@ -293,6 +293,19 @@ static void test_seccomp_compiles_a_containerd_like_profile(void **state)
     assert_non_null(p.insns);
     assert_true(p.len > 10);
     assert_int_equal(p.flags, 0);
+    /* What an exec reads back from the container's state is the same program. */
+    size_t len = 0;
+    _cleanup_free_ char *blob = seccomp_prog_serialize(&p, &len);
+    struct seccomp_prog back = {0};
+    rerr *e = NULL;
+    assert_int_equal(seccomp_prog_deserialize(blob, len, &back, &e), 0);
+    assert_int_equal(back.len, p.len);
+    assert_memory_equal(back.insns, p.insns, p.len * sizeof(*p.insns));
+    seccomp_prog_clear(&back);
+    assert_int_equal(seccomp_prog_deserialize(blob, len - 3, &back, &e), -EINVAL);
+    assert_contains(rerr_msg(e), "not a seccomp program");
+    rerr_free(e);
+    assert_null(back.insns);
     seccomp_prog_clear(&p);
     assert_null(p.insns);
 }

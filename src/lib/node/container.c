@@ -28,9 +28,10 @@
 #include <unistd.h>
 
 #define EXEC_FIFO "exec.fifo"
-/* The container's linux.seccomp, kept for its execs: containerd's exec spec has no seccomp. */
-#define SECCOMP_FILE     "seccomp.json"
-#define SECCOMP_MAX_SIZE (4 * 1024 * 1024)
+/* The container's compiled linux.seccomp, kept for its execs (containerd's exec spec has no
+ * seccomp): an exec loads it without compiling the profile again. */
+#define SECCOMP_FILE     "seccomp.bpf"
+#define SECCOMP_MAX_SIZE (1024 * 1024)
 
 static void spec_freep(struct oci_spec **s)
 {
@@ -83,7 +84,9 @@ static _must_check_ int seccomp_for_init(const struct reaper_config *cfg, const 
     if (r < 0)
         return r;
     _cleanup_free_ char *path = state_file(cfg->runtime_root, id, SECCOMP_FILE);
-    return write_file_atomic(path, json, strlen(json), 0600, err);
+    size_t len = 0;
+    _cleanup_free_ char *blob = seccomp_prog_serialize(prog, &len);
+    return write_file_atomic(path, blob, len, 0600, err);
 }
 
 /* The filter an exec inherits from its container, if the container has one. */
@@ -91,15 +94,17 @@ static _must_check_ int seccomp_for_exec(const struct reaper_config *cfg, const 
                                          struct seccomp_prog *prog, rerr **err)
 {
     _cleanup_free_ char *path = state_file(cfg->runtime_root, id, SECCOMP_FILE);
-    _cleanup_free_ char *json = NULL;
+    _cleanup_free_ char *blob = NULL;
     size_t len = 0;
     _cleanup_rerr_ rerr *read_err = NULL;
-    int r = read_file(path, SECCOMP_MAX_SIZE, &json, &len, &read_err);
+    int r = read_file(path, SECCOMP_MAX_SIZE, &blob, &len, &read_err);
     if (r == -ENOENT)
         return 0;
     if (r < 0)
         return rerr_from(err, -r, rerr_msg(read_err));
-    return seccomp_compile(json, len, prog, err);
+    if ((r = seccomp_prog_deserialize(blob, len, prog, err)) < 0)
+        return rerr_wrap(err, "%s", path);
+    return 0;
 }
 
 static _must_check_ int write_pid_file(const char *path, pid_t pid, rerr **err)

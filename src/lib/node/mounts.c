@@ -104,7 +104,7 @@ int mounts_prepare(const struct oci_mount *mounts, size_t n, enum dns_mode dns,
     return 0;
 }
 
-static int open_in_root(int root_fd, const char *path)
+static _must_check_ int open_in_root(int root_fd, const char *path)
 {
     struct open_how how = {.flags = O_PATH | O_CLOEXEC,
                            .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};

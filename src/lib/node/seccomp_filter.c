@@ -326,6 +326,31 @@ void seccomp_prog_clear(struct seccomp_prog *p)
     p->flags = 0;
 }
 
+char *seccomp_prog_serialize(const struct seccomp_prog *p, size_t *len)
+{
+    uint32_t flags = p->flags;
+    size_t n = p->len * sizeof(*p->insns);
+    char *buf = xcalloc(1, sizeof(flags) + n);
+    memcpy(buf, &flags, sizeof(flags));
+    memcpy(buf + sizeof(flags), p->insns, n);
+    *len = sizeof(flags) + n;
+    return buf;
+}
+
+int seccomp_prog_deserialize(const char *buf, size_t len, struct seccomp_prog *out, rerr **err)
+{
+    uint32_t flags;
+    size_t body = len - sizeof(flags);
+    size_t n = body / sizeof(struct sock_filter);
+    if (len < sizeof(flags) || body % sizeof(struct sock_filter) || n == 0 || n > BPF_MAXINSNS)
+        return rerr_setx(err, EINVAL, "not a seccomp program (%zu bytes)", len);
+    memcpy(&flags, buf, sizeof(flags));
+    struct sock_filter *insns = xcalloc(n, sizeof(*insns));
+    memcpy(insns, buf + sizeof(flags), body);
+    *out = (struct seccomp_prog){.insns = insns, .len = (unsigned short)n, .flags = flags};
+    return 0;
+}
+
 int seccomp_prog_install(const struct seccomp_prog *p, rerr **err)
 {
     struct sock_fprog fprog = {.len = p->len, .filter = p->insns};

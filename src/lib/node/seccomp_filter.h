@@ -29,6 +29,11 @@ _must_check_ int seccomp_op_from_name(const char *name, int *op);
 _must_check_ int seccomp_compile(const char *json, size_t len, struct seccomp_prog *out,
                                  rerr **err);
 void seccomp_prog_clear(struct seccomp_prog *p);
+/* Bytes to store a program in a container's state (flags, then the instructions); caller
+ * frees. deserialize checks the size and fills *out only on success. */
+char *seccomp_prog_serialize(const struct seccomp_prog *p, size_t *len);
+_must_check_ int seccomp_prog_deserialize(const char *buf, size_t len, struct seccomp_prog *out,
+                                          rerr **err);
 /* Child: install the program (needs no_new_privs or CAP_SYS_ADMIN). */
 _must_check_ int seccomp_prog_install(const struct seccomp_prog *p, rerr **err);
 
