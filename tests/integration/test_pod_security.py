@@ -238,6 +238,7 @@ def test_symlinked_volume_paths_resolve_inside_the_root(cri, tmp_path):
     assert os.listdir("/run/lock") == before
 
 
+@pytest.mark.runtime
 def test_user_namespace_refused(rt):  # noqa: F811
     b = rt.bundle(["true"])
     spec = json.loads((b / "config.json").read_text())
@@ -249,6 +250,7 @@ def test_user_namespace_refused(rt):  # noqa: F811
     assert "hostUsers: false" in p.stderr and "refused" in p.stderr
 
 
+@pytest.mark.runtime
 def test_no_fd_leaks_without_close_range(rt, tmp_path):  # noqa: F811
     """close_range denied (as on a kernel < 5.11): the /proc/self/fd fallback still marks every
     inherited fd close-on-exec, so none reaches the workload."""
