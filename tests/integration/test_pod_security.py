@@ -185,22 +185,31 @@ def test_seccomp_localhost_profile(cri, tmp_path):
 
 
 def test_readonly_root_filesystem(cri, tmp_path):
-    vol = tmp_path / "vol"
+    vol, runvol = tmp_path / "vol", tmp_path / "runvol"
     vol.mkdir()
+    runvol.mkdir()
     pod = cri.run_pod("sec-ro", runtime_handler=H)
     u = uuid.uuid4().hex
     script = (f'touch /tmp/ro-{u} 2>&1; echo "root=$?"; touch /run/ro-{u} 2>&1; echo "run=$?"\n'
               f'echo x > /data/w-$$ && echo "volume=ok"; echo y > /dev/null && echo "dev=ok"\n'
+              f'echo z > /run/vol-{u}/w-$$ && echo "runvolume=ok"\n'
               f'echo "proc=$(cat /proc/self/comm)"\n')
-    init, execd = run_probe(cri, pod, "main", {"readonly_rootfs": True}, script=script,
-                            mounts=[{"container_path": "/data", "host_path": str(vol)}])
+    mounts = [{"container_path": "/data", "host_path": str(vol)},
+              {"container_path": f"/run/vol-{u}", "host_path": str(runvol)}]
+    try:
+        init, execd = run_probe(cri, pod, "main", {"readonly_rootfs": True}, script=script,
+                                mounts=mounts)
+    finally:
+        if os.path.isdir(f"/run/vol-{u}"):  # the mount point, made in the node's /run
+            os.rmdir(f"/run/vol-{u}")
     for v in (init, execd):
         assert v["root"] != "0" and v["run"] != "0"
-        assert (v["volume"], v["dev"], v["proc"]) == ("ok", "ok", "cat")
+        assert (v["volume"], v["runvolume"], v["dev"], v["proc"]) == ("ok", "ok", "ok", "cat")
     logs = [t for _, t in cri.read_log(pod, "main")]
     assert any("Read-only file system" in t for t in logs), logs
     assert not os.path.exists(f"/run/ro-{u}")
-    assert len(list(vol.iterdir())) == 2  # the init's and the exec's writes reached the volume
+    # The init's and the exec's writes reached both volumes.
+    assert (len(list(vol.iterdir())), len(list(runvol.iterdir()))) == (2, 2)
 
 
 def test_sysctls_refused_with_their_name(cri):
