@@ -7,7 +7,7 @@ PKGS=(
   # build
   build-essential meson ninja-build pkg-config clang clang-format libclang-rt-14-dev
   protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-  libjansson-dev libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev libcmocka-dev
+  libjansson-dev libcurl4-openssl-dev libyaml-dev libmicrohttpd-dev libcmocka-dev libseccomp-dev
   # runtime peers and tools the tests drive
   containerd runc crun criu util-linux iproute2 procps psmisc kmod file
   busybox-static  # /bin/busybox: the only binary in the test image (tests/integration/harness)

@@ -1,12 +1,20 @@
-/* Which OCI mounts Reaper applies. */
+/* Which OCI mounts Reaper applies, and where their mount points resolve. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "cleanup.h"
 #include "mounts.h"
+#include "util.h"
 
 static bool applies(const char *type, char **options, bool bind, const char *dest,
                     enum dns_mode dns, const char **why)
@@ -51,12 +59,57 @@ static void test_resolv_conf_depends_on_dns(void **state)
     assert_false(applies("bind", NULL, true, "relative", DNS_KUBERNETES, &why));
 }
 
+/* The path an O_PATH fd refers to. */
+static char *fd_path(int fd)
+{
+    char link[64], *out = xcalloc(1, PATH_MAX);
+    snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, out, PATH_MAX - 1);
+    assert_true(n > 0);
+    return out;
+}
+
+static void test_mount_point_follows_symlinks_and_creates(void **state)
+{
+    char dir[] = "/tmp/reaper-point-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    _cleanup_free_ char *real = xasprintf("%s/real", dir);
+    _cleanup_free_ char *lnk = xasprintf("%s/lnk", dir);
+    _cleanup_free_ char *dang = xasprintf("%s/dang", dir);
+    assert_int_equal(mkdir(real, 0755), 0);
+    assert_int_equal(symlink(real, lnk), 0);       /* like /var/lock -> /run/lock */
+    assert_int_equal(symlink("new/sub", dang), 0); /* relative and dangling */
+    rerr *e = NULL;
+    int fd = mount_point_open(lnk, true, &e);
+    assert_true(fd >= 0);
+    _cleanup_free_ char *p1 = fd_path(fd);
+    assert_string_equal(p1, real);
+    close(fd);
+    fd = mount_point_open(dang, true, &e); /* the link's target is created */
+    assert_true(fd >= 0);
+    _cleanup_free_ char *p2 = fd_path(fd);
+    _cleanup_free_ char *want = xasprintf("%s/new/sub", dir);
+    assert_string_equal(p2, want);
+    close(fd);
+    _cleanup_free_ char *file = xasprintf("%s/a/b/file/", dir); /* parents, trailing slash */
+    fd = mount_point_open(file, false, &e);
+    assert_true(fd >= 0);
+    close(fd);
+    struct stat st;
+    file[strlen(file) - 1] = '\0';
+    assert_int_equal(stat(file, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    _cleanup_rerr_ rerr *rm = NULL;
+    assert_int_equal(rm_rf(dir, &rm), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bind_mounts_apply),
         cmocka_unit_test(test_special_filesystems_skipped),
         cmocka_unit_test(test_resolv_conf_depends_on_dns),
+        cmocka_unit_test(test_mount_point_follows_symlinks_and_creates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/close_range.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -242,6 +244,35 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         return rerr_set(err, saved, "rename %s to %s", tmp, path);
     }
     return 0;
+}
+
+static _must_check_ int fds_walk_set_cloexec(int low, rerr **err)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL)
+        return rerr_set(err, errno, "close_range unavailable and /proc/self/fd unreadable");
+    int r = 0;
+    struct dirent *de;
+    while (r == 0 && (de = readdir(d)) != NULL) {
+        char *end;
+        long fd = strtol(de->d_name, &end, 10);
+        if (*end || end == de->d_name || fd < low || fd == dirfd(d))
+            continue;
+        int flags = fcntl((int)fd, F_GETFD);
+        if (flags < 0 && errno == EBADF)
+            continue;
+        if (flags < 0 || fcntl((int)fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+            r = rerr_set(err, errno, "mark fd %ld close-on-exec", fd);
+    }
+    closedir(d);
+    return r;
+}
+
+int fds_set_cloexec_from(int low, rerr **err)
+{
+    if (syscall(SYS_close_range, (unsigned)low, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+        return 0;
+    return fds_walk_set_cloexec(low, err);
 }
 
 int mkdir_p(const char *path, mode_t mode, rerr **err)

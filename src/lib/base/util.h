@@ -45,6 +45,9 @@ _must_check_ int write_file_atomic(const char *path, const void *data, size_t le
                                    rerr **err);
 _must_check_ int write_all(int fd, const void *buf, size_t len);
 _must_check_ int mkdir_p(const char *path, mode_t mode, rerr **err);
+/* Mark every fd >= low close-on-exec: close_range(CLOSE_RANGE_CLOEXEC) (Linux 5.11), else
+ * (an older kernel, or a seccomp filter denying it) each fd listed in /proc/self/fd. */
+_must_check_ int fds_set_cloexec_from(int low, rerr **err);
 /* Remove a directory tree without following symlinks or crossing mount points. */
 _must_check_ int rm_rf(const char *path, rerr **err);
 

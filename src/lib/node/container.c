@@ -6,9 +6,12 @@
 #include "proc_stat.h"
 #include "cleanup.h"
 #include "console.h"
+#include "kernel.h"
 #include "log.h"
 #include "proc_tree.h"
 #include "process.h"
+#include "seccomp_filter.h"
+#include "security.h"
 #include "util.h"
 
 #include <errno.h>
@@ -25,6 +28,10 @@
 #include <unistd.h>
 
 #define EXEC_FIFO "exec.fifo"
+/* The container's compiled linux.seccomp, kept for its execs (containerd's exec spec has no
+ * seccomp): an exec loads it without compiling the profile again. */
+#define SECCOMP_FILE     "seccomp.bpf"
+#define SECCOMP_MAX_SIZE (1024 * 1024)
 
 static void spec_freep(struct oci_spec **s)
 {
@@ -48,10 +55,56 @@ static bool pid_is_ours(const struct container_state *st)
     return st->pid > 0 && proc_start_time(st->pid) == st->pid_start_time;
 }
 
-static char *fifo_path(const char *root, const char *id)
+static char *state_file(const char *root, const char *id, const char *name)
 {
     _cleanup_free_ char *dir = state_dir(root, id);
-    return xasprintf("%s/%s", dir, EXEC_FIFO);
+    return xasprintf("%s/%s", dir, name);
+}
+
+static char *fifo_path(const char *root, const char *id)
+{
+    return state_file(root, id, EXEC_FIFO);
+}
+
+static void seccomp_prog_clearp(struct seccomp_prog *p)
+{
+    seccomp_prog_clear(p);
+}
+#define _cleanup_seccomp_ __attribute__((cleanup(seccomp_prog_clearp)))
+
+/* Compile the init's filter and keep its source for execs. *prog stays empty without one. */
+static _must_check_ int seccomp_for_init(const struct reaper_config *cfg, const char *id,
+                                         const struct oci_spec *spec, struct seccomp_prog *prog,
+                                         rerr **err)
+{
+    const char *json = spec->linux_sec.seccomp_json;
+    if (json == NULL)
+        return 0;
+    int r = seccomp_compile(json, strlen(json), prog, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *path = state_file(cfg->runtime_root, id, SECCOMP_FILE);
+    size_t len = 0;
+    _cleanup_free_ char *blob = seccomp_prog_serialize(prog, &len);
+    return write_file_atomic(path, blob, len, 0600, err);
+}
+
+/* The filter an exec inherits from its container, if the container has one. */
+static _must_check_ int seccomp_for_exec(const struct reaper_config *cfg, const char *id,
+                                         struct seccomp_prog *prog, rerr **err)
+{
+    _cleanup_free_ char *path = state_file(cfg->runtime_root, id, SECCOMP_FILE);
+    _cleanup_free_ char *blob = NULL;
+    size_t len = 0;
+    _cleanup_rerr_ rerr *read_err = NULL;
+    int r = read_file(path, SECCOMP_MAX_SIZE, &blob, &len, &read_err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return rerr_from(err, -r, rerr_msg(read_err));
+    if ((r = seccomp_prog_deserialize(blob, len, prog, err)) < 0)
+        return rerr_wrap(err, "%s", path);
+    return 0;
 }
 
 static _must_check_ int write_pid_file(const char *path, pid_t pid, rerr **err)
@@ -133,12 +186,21 @@ static _must_check_ int spawn_init(struct create_ctx *c, pid_t *pid, int *pidfd,
     int r = console_sock_for(c->opts->console_socket, c->opts->console_fd, &sock, &owned, err);
     if (r < 0)
         return r;
+    _cleanup_seccomp_ struct seccomp_prog prog = {0};
+    if ((r = seccomp_for_init(c->cfg, c->opts->id, c->spec, &prog, err)) < 0)
+        return r;
+    /* Masked and read-only paths only for a restricted container (security.h). */
+    bool restricted = caps_restricted(&c->spec->process.caps);
     struct spawn_request req = {
         .cfg = c->cfg,
         .proc = &c->spec->process,
         .identity = c->ident,
         .mounts = c->spec->mounts,
         .n_mounts = c->spec->n_mounts,
+        .readonly_root = c->spec->root_readonly,
+        .masked_paths = restricted ? c->spec->linux_sec.masked_paths : NULL,
+        .readonly_paths = restricted ? c->spec->linux_sec.readonly_paths : NULL,
+        .seccomp = prog.insns ? &prog : NULL,
         .stdio = {c->opts->stdio[0], c->opts->stdio[1], c->opts->stdio[2]},
         .console_sock = sock,
         .release_fd = release,
@@ -216,7 +278,11 @@ int container_create(const struct reaper_config *cfg, const struct container_cre
     if (!is_valid_id(opts->id))
         return rerr_setx(err, EINVAL, "invalid container id \"%s\"", opts->id);
     _cleanup_spec_ struct oci_spec *spec = NULL;
-    int r = oci_spec_load(opts->bundle, &spec, err);
+    int r = kernel_check(err);
+    if (r == 0)
+        r = oci_spec_load(opts->bundle, &spec, err);
+    if (r == 0)
+        r = security_check_refused(spec, err);
     if (r < 0)
         return r;
     *pid = 0;
@@ -366,9 +432,13 @@ int container_exec(const struct reaper_config *cfg, const char *id, const struct
     int sock;
     if ((r = console_sock_for(opts->console_socket, opts->console_fd, &sock, &owned, err)) < 0)
         return r;
+    _cleanup_seccomp_ struct seccomp_prog prog = {0};
+    if ((r = seccomp_for_exec(cfg, id, &prog, err)) < 0)
+        return rerr_wrap(err, "exec in %s", id);
     struct spawn_request req = {
         .cfg = cfg,
         .proc = proc,
+        .seccomp = prog.insns ? &prog : NULL,
         .join_pid = st->pid,
         .stdio = {opts->stdio[0], opts->stdio[1], opts->stdio[2]},
         .console_sock = sock,

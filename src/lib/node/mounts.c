@@ -5,10 +5,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 static bool is_bind(const struct oci_mount *m)
 {
@@ -101,18 +104,97 @@ int mounts_prepare(const struct oci_mount *mounts, size_t n, enum dns_mode dns,
     return 0;
 }
 
-/* Create the mount point (and its parents): a directory, or an empty file for file sources. */
-static _must_check_ int make_mount_point(const char *dest, bool is_dir, rerr **err)
+static _must_check_ int open_in_root(int root_fd, const char *path)
 {
-    if (is_dir)
-        return mkdir_p(dest, 0755, err);
-    _cleanup_free_ char *parent = xstrdup(dest);
-    int r = mkdir_p(dirname(parent), 0755, err);
-    if (r < 0)
-        return r;
-    _cleanup_close_ int fd = open(dest, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0644);
-    if (fd < 0 && errno != EISDIR)
-        return rerr_set(err, errno, "create %s", dest);
+    struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
+    int fd = (int)syscall(SYS_openat2, root_fd, path, &how, sizeof(how));
+    return fd < 0 ? -errno : fd;
+}
+
+#define MAX_POINT_DEPTH 64
+
+static _must_check_ int point_open(int root_fd, const char *path, bool is_dir, int depth,
+                                   rerr **err);
+
+/* The last component exists but does not resolve: a dangling symlink. Create its target
+ * (inside the root, as the kernel resolves it there) like runc's securejoin does. */
+static _must_check_ int point_follow_dangling(int root_fd, int parent_fd, const char *parent,
+                                              const char *name, bool is_dir, int depth, rerr **err)
+{
+    char target[PATH_MAX];
+    ssize_t n = readlinkat(parent_fd, name, target, sizeof(target) - 1);
+    if (n < 0)
+        return rerr_set(err, errno, "resolve %s/%s", parent, name);
+    target[n] = '\0';
+    _cleanup_free_ char *next =
+        target[0] == '/' ? xstrdup(target) : xasprintf("%s/%s", parent, target);
+    return point_open(root_fd, next, is_dir, depth + 1, err);
+}
+
+/* Create path's last component in its (resolved, created) parent, then open it. */
+static _must_check_ int point_create(int root_fd, const char *path, bool is_dir, int depth,
+                                     rerr **err)
+{
+    _cleanup_free_ char *parent = xstrdup(path);
+    char *slash = strrchr(parent, '/');
+    _cleanup_free_ char *name = xstrdup(slash + 1);
+    slash[slash == parent ? 1 : 0] = '\0';
+    if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return rerr_setx(err, EINVAL, "mount point %s has no last name", path);
+    _cleanup_close_ int pfd = point_open(root_fd, parent, true, depth + 1, err);
+    if (pfd < 0)
+        return pfd;
+    int r = is_dir ? mkdirat(pfd, name, 0755)
+                   : openat(pfd, name,
+                            O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
+    if (r < 0 && errno != EEXIST)
+        return rerr_set(err, errno, "create %s", path);
+    if (r > 0)
+        close(r);
+    int fd = open_in_root(root_fd, path);
+    if (fd == -ENOENT)
+        return point_follow_dangling(root_fd, pfd, parent, name, is_dir, depth, err);
+    return fd < 0 ? rerr_set(err, -fd, "resolve %s", path) : fd;
+}
+
+/*
+ * An O_PATH fd on the mount point, created (with its parents) if missing. Symlinks on the way,
+ * the last component included, are followed inside the container's root and can never lead
+ * out of it (openat2 RESOLVE_IN_ROOT: "/" and ".." stop at the root), as runc does.
+ */
+static _must_check_ int point_open(int root_fd, const char *path, bool is_dir, int depth,
+                                   rerr **err)
+{
+    if (depth > MAX_POINT_DEPTH)
+        return rerr_setx(err, ELOOP, "mount point %s: too many levels of symbolic links", path);
+    int fd = open_in_root(root_fd, path);
+    if (fd >= 0)
+        return fd;
+    if (fd != -ENOENT)
+        return rerr_set(err, -fd, "resolve %s", path);
+    return point_create(root_fd, path, is_dir, depth, err);
+}
+
+int mount_point_open(const char *dest, bool is_dir, rerr **err)
+{
+    _cleanup_close_ int root_fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (root_fd < 0)
+        return rerr_set(err, errno, "open /");
+    _cleanup_free_ char *path = xstrdup(dest);
+    for (size_t n = strlen(path); n > 1 && path[n - 1] == '/'; n--)
+        path[n - 1] = '\0';
+    return point_open(root_fd, path, is_dir, 0, err);
+}
+
+int mounts_make_points(const struct mount_plan *plan, rerr **err)
+{
+    for (size_t i = 0; i < plan->n; i++) {
+        const struct prepared_mount *pm = &plan->items[i];
+        _cleanup_close_ int fd = mount_point_open(pm->destination, pm->source_is_dir, err);
+        if (fd < 0)
+            return rerr_wrap(err, "mount %s", pm->destination);
+    }
     return 0;
 }
 
@@ -120,9 +202,11 @@ int mounts_attach(struct mount_plan *plan, rerr **err)
 {
     for (size_t i = 0; i < plan->n; i++) {
         struct prepared_mount *pm = &plan->items[i];
-        int r = make_mount_point(pm->destination, pm->source_is_dir, err);
-        if (r == 0)
-            r = mount_attach_fd(pm->tree_fd, pm->destination, err);
+        _cleanup_close_ int fd = mount_point_open(pm->destination, pm->source_is_dir, err);
+        int r = fd;
+        if (fd >= 0 && move_mount(pm->tree_fd, "", fd, "",
+                                  MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+            r = rerr_set(err, errno, "attach on %s", pm->destination);
         if (r < 0)
             return rerr_wrap(err, "mount %s", pm->destination);
     }

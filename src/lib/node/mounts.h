@@ -32,6 +32,11 @@ _must_check_ int mounts_prepare(const struct oci_mount *mounts, size_t n, enum d
                                 struct mount_plan *plan, rerr **err);
 /* Inside the per-container namespace: create mount points and attach in order. */
 _must_check_ int mounts_attach(struct mount_plan *plan, rerr **err);
+/* Only create the mount points (before the root is made read-only). */
+_must_check_ int mounts_make_points(const struct mount_plan *plan, rerr **err);
+/* O_PATH fd on dest inside the caller's root, created (a directory, or an empty file) with its
+ * parents if missing; symlinks are followed but never out of the root. */
+_must_check_ int mount_point_open(const char *dest, bool is_dir, rerr **err);
 void mount_plan_free(struct mount_plan *plan);
 
 /* Building blocks (also used by the sensitive-file filter): clone the tree at source as a

@@ -5,6 +5,7 @@
 #include "oci_spec.h"
 #include "cleanup.h"
 #include "json_util.h"
+#include "oci_linux.h"
 #include "util.h"
 
 #include <errno.h>
@@ -183,6 +184,8 @@ static _must_check_ int parse_process(const struct jctx *c, json_t *proc, const 
         r = parse_rlimits(c, proc, path, p);
     if (r == 0)
         r = jget_bool(c, proc, path, "noNewPrivileges", &p->no_new_privileges);
+    if (r == 0)
+        r = oci_parse_caps(c, proc, path, &p->caps);
     return r;
 }
 
@@ -310,8 +313,12 @@ static _must_check_ int parse_spec(const struct jctx *c, json_t *root, struct oc
         r = jget_object(c, root, "", "root", &rootfs);
     if (r == 0 && rootfs)
         r = jget_string(c, rootfs, "root", "path", &spec->root_path);
+    if (r == 0 && rootfs)
+        r = jget_bool(c, rootfs, "root", "readonly", &spec->root_readonly);
     if (r == 0)
         r = parse_mounts(c, root, spec);
+    if (r == 0)
+        r = oci_parse_linux(c, root, &spec->linux_sec);
     if (r == 0)
         r = jget_kv(c, root, "", "annotations", &spec->annotations, &spec->n_annotations);
     return r;
@@ -366,6 +373,7 @@ void oci_spec_free(struct oci_spec *spec)
         strv_free(m->options);
     }
     free(spec->mounts);
+    oci_linux_clear(&spec->linux_sec);
     kv_free(spec->annotations, spec->n_annotations);
     free(spec);
 }

@@ -24,6 +24,12 @@ struct oci_rlimit {
     uint64_t soft, hard;
 };
 
+/* process.capabilities: bit n set = capability n listed. */
+struct oci_caps {
+    bool present; /* the object was there */
+    uint64_t bounding, effective, inheritable, permitted, ambient;
+};
+
 struct oci_process {
     bool terminal;
     unsigned console_height, console_width; /* consoleSize, 0 if absent */
@@ -34,6 +40,7 @@ struct oci_process {
     struct oci_rlimit *rlimits;
     size_t n_rlimits;
     bool no_new_privileges;
+    struct oci_caps caps;
 };
 
 struct oci_mount {
@@ -47,9 +54,22 @@ struct oci_mount {
     unsigned long propagation; /* MS_PRIVATE/MS_SLAVE/MS_SHARED (|MS_REC), 0 if unset */
 };
 
+/* The linux section's security fields, and the others Reaper refuses or ignores. */
+struct oci_linux {
+    char *seccomp_json;    /* linux.seccomp re-serialised (compact), NULL if absent */
+    char **masked_paths;   /* linux.maskedPaths, may be NULL */
+    char **readonly_paths; /* linux.readonlyPaths, may be NULL */
+    struct kv *sysctl;     /* linux.sysctl */
+    size_t n_sysctl;
+    bool user_namespace; /* linux.namespaces has "user" */
+    bool id_mappings;    /* linux.uidMappings or gidMappings non-empty */
+};
+
 struct oci_spec {
     struct oci_process process;
     char *root_path; /* root.path, may be NULL */
+    bool root_readonly;
+    struct oci_linux linux_sec;
     struct oci_mount *mounts;
     size_t n_mounts;
     struct kv *annotations;

@@ -6,8 +6,10 @@
 #include "process.h"
 #include "cleanup.h"
 #include "console.h"
+#include "mount_restrict.h"
 #include "mounts.h"
 #include "overlay.h"
+#include "security.h"
 #include "sync.h"
 #include "util.h"
 
@@ -15,7 +17,6 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
-#include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -130,7 +131,16 @@ static _must_check_ int child_enter_ns(struct child *c, rerr **err)
         return rerr_set(err, errno, "unshare mount namespace");
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
         return rerr_set(err, errno, "make / private");
-    return mounts_attach(&c->plan, err);
+    if (req->readonly_root) {
+        /* Mount points first: none can be created once the root is read-only. */
+        if ((r = mounts_make_points(&c->plan, err)) < 0 || (r = restrict_root_readonly(err)) < 0)
+            return r;
+    }
+    if ((r = mounts_attach(&c->plan, err)) < 0)
+        return r;
+    if ((r = restrict_mask_paths(req->masked_paths, err)) < 0)
+        return r;
+    return restrict_readonly_paths(req->readonly_paths, err);
 }
 
 static _must_check_ int install_stdio(const int fds[3], rerr **err)
@@ -199,6 +209,39 @@ static _must_check_ int apply_user(const struct oci_process *p, rerr **err)
     if (u->uid != 0 && prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) < 0)
         return rerr_set(err, errno, "prctl(PR_SET_DUMPABLE)");
     umask(u->has_umask ? u->umask : 0022);
+    return 0;
+}
+
+/* Without no_new_privs a filter can only be loaded with CAP_SYS_ADMIN: then load it now, while
+ * root, as runc does (the filter must allow the remaining setup, as runc's must too). With
+ * no_new_privs it is loaded last, just before execve (seccomp_late). */
+static bool seccomp_early(const struct spawn_request *req)
+{
+    return req->seccomp && !req->proc->no_new_privileges;
+}
+
+static bool seccomp_late(const struct spawn_request *req)
+{
+    return req->seccomp && req->proc->no_new_privileges;
+}
+
+/* Capabilities (if restricted: security.h), seccomp, user, no_new_privs, in runc's order. */
+static _must_check_ int apply_security_and_user(const struct spawn_request *req, rerr **err)
+{
+    const struct oci_process *p = req->proc;
+    bool restricted = caps_restricted(&p->caps);
+    int r = 0;
+    if (restricted && (r = caps_apply_bounding(&p->caps, err)) < 0)
+        return r;
+    if (seccomp_early(req) && (r = seccomp_prog_install(req->seccomp, err)) < 0)
+        return r;
+    if (restricted && (r = caps_keep_across_setuid(true, err)) < 0)
+        return r;
+    if ((r = apply_user(p, err)) < 0)
+        return r;
+    if (restricted &&
+        ((r = caps_keep_across_setuid(false, err)) < 0 || (r = caps_apply_sets(&p->caps, err)) < 0))
+        return r;
     if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
         return rerr_set(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");
     return 0;
@@ -225,7 +268,10 @@ static _must_check_ int child_setup(struct child *c, char **path, rerr **err)
         return rerr_set(err, errno, "chdir to cwd %s", cwd);
     if ((r = process_resolve_executable(p, path, err)) < 0)
         return r;
-    return apply_user(p, err);
+    if ((r = apply_security_and_user(c->req, err)) < 0)
+        return r;
+    /* Nothing of ours may reach the workload, on kernels without close_range too. */
+    return fds_set_cloexec_from(3, err);
 }
 
 static void child_fail_stderr(const char *what, const char *detail)
@@ -259,12 +305,15 @@ __attribute__((noreturn)) static void child_main(const struct spawn_request *req
         IGNORE_RESULT(sync_send_rerr(sync_fd, err)); /* else the parent sees EOF */
         _exit(1);
     }
-    syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
     if (sync_send_ok(sync_fd) < 0)
         _exit(1);
     close(sync_fd);
     if (req->release_fd >= 0)
         child_wait_release(req->release_fd);
+    if (seccomp_late(req) && seccomp_prog_install(req->seccomp, &err) < 0) {
+        child_fail_stderr("seccomp", rerr_msg(err));
+        _exit(127);
+    }
     execve(path, req->proc->args, req->proc->env ? req->proc->env : (char *[]){NULL});
     char what[PATH_MAX + 8];
     snprintf(what, sizeof(what), "exec %s", path);

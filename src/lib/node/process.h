@@ -14,6 +14,7 @@
 #include "config.h"
 #include "err.h"
 #include "oci_spec.h"
+#include "seccomp_filter.h"
 
 struct spawn_request {
     const struct reaper_config *cfg;
@@ -22,6 +23,12 @@ struct spawn_request {
     const struct workload_identity *identity;
     const struct oci_mount *mounts;
     size_t n_mounts;
+    /* Init processes: restrictions of its private mount namespace (mount_restrict.h). */
+    bool readonly_root;
+    char *const *masked_paths; /* NULL: none */
+    char *const *readonly_paths;
+    /* Both: the container's compiled linux.seccomp, or NULL for none. */
+    const struct seccomp_prog *seccomp;
     /* Exec processes: join the mount namespace of this (running) pid instead. 0 for init. */
     pid_t join_pid;
     /* fds to install as 0,1,2 in the child; -1 means /dev/null. Ignored when terminal. */

@@ -101,7 +101,7 @@ class CriClient:
 
     # ---- pods ----
     def pod_config(self, name, namespace, uid, annotations, host_network, cgroup_parent,
-                   dns_servers=None):
+                   dns_servers=None, sysctls=None, privileged=False):
         p = self.pb
         ns = p.NamespaceOption(network=p.NODE if host_network else p.POD, pid=p.CONTAINER,
                                ipc=p.POD)
@@ -115,14 +115,16 @@ class CriClient:
             annotations=dict(annotations or {}),
             dns_config=p.DNSConfig(servers=list(dns_servers or [])),
             linux=p.LinuxPodSandboxConfig(
-                cgroup_parent=cgroup_parent,
-                security_context=p.LinuxSandboxSecurityContext(namespace_options=ns)))
+                cgroup_parent=cgroup_parent, sysctls=dict(sysctls or {}),
+                security_context=p.LinuxSandboxSecurityContext(namespace_options=ns,
+                                                               privileged=privileged)))
 
     def run_pod(self, name, namespace="default", runtime_handler="runc", annotations=None,
-                host_network=True, uid=None, cgroup_parent="", dns_servers=None):
+                host_network=True, uid=None, cgroup_parent="", dns_servers=None, sysctls=None,
+                privileged=False):
         uid = uid or str(uuid.uuid4())
         cfg = self.pod_config(name, namespace, uid, annotations, host_network, cgroup_parent,
-                              dns_servers)
+                              dns_servers, sysctls, privileged)
         pathlib.Path(cfg.log_directory).mkdir(parents=True, exist_ok=True)  # kubelet does this
         resp = self.rt.RunPodSandbox(
             self.pb.RunPodSandboxRequest(config=cfg, runtime_handler=runtime_handler),
@@ -149,10 +151,12 @@ class CriClient:
             self.pods.remove(pod)
 
     # ---- containers ----
-    def _security(self, run_as_user, run_as_group, host_network):
+    def _security(self, run_as_user, run_as_group, host_network, security=None):
+        """security: extra LinuxContainerSecurityContext fields (capabilities, seccomp, ...)."""
         p = self.pb
         sc = p.LinuxContainerSecurityContext(namespace_options=p.NamespaceOption(
-            network=p.NODE if host_network else p.POD, pid=p.CONTAINER, ipc=p.POD))
+            network=p.NODE if host_network else p.POD, pid=p.CONTAINER, ipc=p.POD),
+            **(security or {}))
         if run_as_user is not None:
             sc.run_as_user.value = run_as_user
         if run_as_group is not None:
@@ -161,7 +165,7 @@ class CriClient:
 
     def container_config(self, pod, name, command=None, args=None, env=None, working_dir="",
                          mounts=None, run_as_user=None, run_as_group=None, tty=False,
-                         stdin=False, annotations=None, image=None):
+                         stdin=False, annotations=None, image=None, security=None):
         p = self.pb
         host_net = pod.config.linux.security_context.namespace_options.network == p.NODE
         return p.ContainerConfig(
@@ -178,14 +182,17 @@ class CriClient:
             log_path=f"{name}/0.log", stdin=stdin, stdin_once=False, tty=tty,
             linux=p.LinuxContainerConfig(
                 resources=p.LinuxContainerResources(),
-                security_context=self._security(run_as_user, run_as_group, host_net)))
+                security_context=self._security(run_as_user, run_as_group, host_net,
+                                                security)))
 
     def create_container(self, pod, name, command=None, args=None, env=None, working_dir="",
                          mounts=None, run_as_user=None, run_as_group=None, tty=False,
-                         stdin=False, annotations=None, image=None):
-        """mounts: dicts with Mount fields (container_path, host_path, readonly, ...)."""
+                         stdin=False, annotations=None, image=None, security=None):
+        """mounts: dicts with Mount fields (container_path, host_path, readonly, ...);
+        security: extra LinuxContainerSecurityContext fields."""
         cfg = self.container_config(pod, name, command, args, env, working_dir, mounts,
-                                    run_as_user, run_as_group, tty, stdin, annotations, image)
+                                    run_as_user, run_as_group, tty, stdin, annotations, image,
+                                    security)
         (pod.log_dir / name).mkdir(parents=True, exist_ok=True)  # kubelet does this
         cid = self.rt.CreateContainer(self.pb.CreateContainerRequest(
             pod_sandbox_id=pod.id, config=cfg, sandbox_config=pod.config),
