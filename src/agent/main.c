@@ -22,7 +22,8 @@ static void usage(FILE *f)
     fputs("usage: reaper-agent [--node-name NAME] [--kubeconfig FILE] [--listen ADDR:PORT]\n"
           "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
           "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
-          "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--standalone]\n"
+          "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--node-label KEY=VALUE]\n"
+          "  [--standalone]\n"
           "  [--log-level error|warn|info|debug] [--version]\n",
           f);
 }
@@ -35,6 +36,23 @@ static int parse_seconds(const char *flag, const char *v, unsigned *out)
         return -1;
     }
     *out = (unsigned)n;
+    return 0;
+}
+
+/* KEY=VALUE, or "" for no label. The key is checked by the API server when it is written. */
+static int parse_node_label(const char *v, struct agent_opts *o)
+{
+    const char *eq = strchr(v, '=');
+    free(o->node_label_key);
+    o->node_label_key = NULL;
+    if (*v == '\0')
+        return 0;
+    if (eq == NULL || eq == v) {
+        fprintf(stderr, "reaper-agent: --node-label %s: want KEY=VALUE (or \"\" for none)\n", v);
+        return -1;
+    }
+    o->node_label_key = xstrndup(v, (size_t)(eq - v));
+    o->node_label_value = eq + 1;
     return 0;
 }
 
@@ -53,6 +71,7 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o, enum log_leve
                                        {"resync", 1, 0, 'R'},
                                        {"gc-grace", 1, 0, 'g'},
                                        {"proc", 1, 0, 'P'},
+                                       {"node-label", 1, 0, 'T'},
                                        {"standalone", 0, 0, 's'},
                                        {"log-level", 1, 0, 'L'},
                                        {"version", 0, 0, 'v'},
@@ -98,6 +117,10 @@ static int parse_opts(int argc, char **argv, struct agent_opts *o, enum log_leve
             break;
         case 'P':
             o->proc = optarg;
+            break;
+        case 'T':
+            if (parse_node_label(optarg, o) < 0)
+                return -1;
             break;
         case 's':
             o->standalone = true;
@@ -314,9 +337,13 @@ int main(int argc, char **argv)
                             .resync_s = 60,
                             .gc_grace_s = 300}};
     enum log_level level = LOG_LVL_INFO;
-    int pr = parse_opts(argc, argv, &a.o, &level);
-    if (pr != 0)
+    int pr = parse_node_label(DEFAULT_NODE_LABEL, &a.o);
+    if (pr == 0)
+        pr = parse_opts(argc, argv, &a.o, &level);
+    if (pr != 0) {
+        free(a.o.node_label_key);
         return pr > 0 ? 0 : 2;
+    }
     log_init_stderr("reaper-agent", level);
     daemon_block_signals(); /* inherited by every thread started below */
     _cleanup_rerr_ rerr *err = NULL;
@@ -335,5 +362,6 @@ int main(int argc, char **argv)
     kube_client_free(a.client);
     json_decref(a.last_condition);
     config_free(&a.cfg);
+    free(a.o.node_label_key);
     return r < 0 ? 1 : 0;
 }

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.agent
 
 AGENT = BUILD / "src/agent/reaper-agent"
 NODE = "node-a"
+LABEL = "reaper.io/runtime"
 
 
 def free_port():
@@ -220,30 +221,64 @@ def ready_condition(st):
                  if c["type"] == "ReaperReady"), None)
 
 
-def test_node_condition_follows_the_checks(rt, api, agents, tmp_path):
-    st = api.store
-    node = st.create("nodes", "", {"metadata": {"name": NODE}})
-    node["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}  # kubelet's
-    st.update("nodes", "", NODE, node, sub="status")
+def node_labels(st):
+    return st.get("nodes", "", NODE)["metadata"].get("labels", {})
+
+
+def ready_node_files(tmp_path):
+    """Stand-in binaries that run and a containerd config registering the runtime."""
     bins = tmp_path / "bin"
     bins.mkdir()
-    for name in ("reaper-runtime", "containerd-shim-reaper-v2"):  # stand-ins that run
+    for name in ("reaper-runtime", "containerd-shim-reaper-v2"):
         (bins / name).write_text("#!/bin/sh\necho 0.1.0\n")
         (bins / name).chmod(0o755)
     cfg = tmp_path / "config.toml"
     subprocess.run(["sh", str(REPO / "scripts/configure-containerd.sh"), "--config", str(cfg),
                     "--layout", "2"], check=True, capture_output=True)
+    return bins, cfg
+
+
+def test_node_condition_follows_the_checks(rt, api, agents, tmp_path):
+    st = api.store
+    node = st.create("nodes", "", {"metadata": {"name": NODE,
+                                                "labels": {"kubernetes.io/os": "linux"}}})
+    node["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}  # kubelet's
+    st.update("nodes", "", NODE, node, sub="status")
+    bins, cfg = ready_node_files(tmp_path)
     a = start(agents, tmp_path, rt.conf, "--bin-dir", str(bins), "--containerd-config", str(cfg),
               "--resync", "1", api=api)
     c = wait_for(lambda: ready_condition(st), what="condition")
     assert c["status"] == "True" and c["reason"] == "Ready", c
     assert st.get("nodes", "", NODE)["status"]["conditions"][0]["type"] == "Ready"
-    subprocess.run(["sh", str(REPO / "scripts/configure-containerd.sh"), "--config", str(cfg),
-                    "--undo"], check=True, capture_output=True)
+    # The RuntimeClass's nodeSelector label follows the condition; other labels stay.
+    wait_for(lambda: node_labels(st).get(LABEL) == "ready", what="label set")
+    assert node_labels(st)["kubernetes.io/os"] == "linux"
+    configure = ["sh", str(REPO / "scripts/configure-containerd.sh"), "--config", str(cfg)]
+    subprocess.run([*configure, "--undo"], check=True, capture_output=True)
     c = wait_for(lambda: (lambda c: c if c["status"] == "False" else None)(ready_condition(st)),
                  what="condition False")
     assert c["reason"] == "RuntimeNotRegistered" and "reaper-v2" in c["message"]
     assert a.metric("reaper_node_ready") == 0
+    wait_for(lambda: LABEL not in node_labels(st), what="label removed")
+    assert node_labels(st) == {"kubernetes.io/os": "linux"}
+    subprocess.run([*configure, "--layout", "2"], check=True, capture_output=True)
+    wait_for(lambda: node_labels(st).get(LABEL) == "ready", what="label set again")
+    assert "node label reaper.io/runtime=ready removed" in a.text()
+
+
+def test_node_label_is_configurable(rt, api, agents, tmp_path):
+    st = api.store
+    st.create("nodes", "", {"metadata": {"name": NODE, "labels": {LABEL: "ready"}}})
+    bins, cfg = ready_node_files(tmp_path)
+    start(agents, tmp_path, rt.conf, "--bin-dir", str(bins), "--containerd-config", str(cfg),
+          "--node-label", "example.com/reaper=yes", api=api)
+    wait_for(lambda: node_labels(st).get("example.com/reaper") == "yes", what="custom label")
+    assert node_labels(st)[LABEL] == "ready"
+    # No label: a failing check leaves the labels alone.
+    b = start(agents, tmp_path, rt.conf, "--bin-dir", str(tmp_path / "none"), "--node-label", "",
+              api=api)
+    wait_for(lambda: "ReaperReady=False" in b.text(), what="check failed")
+    assert node_labels(st) == {LABEL: "ready", "example.com/reaper": "yes"}
 
 
 def test_config_sync_validates_and_writes_atomically(rt, api, agents, tmp_path):
@@ -276,6 +311,9 @@ def test_cli_errors():
     r = subprocess.run([str(AGENT), "--standalone", "--resync", "0"], capture_output=True,
                        text=True)
     assert r.returncode == 2 and "--resync 0: want seconds" in r.stderr
+    r = subprocess.run([str(AGENT), "--standalone", "--node-label", "novalue"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--node-label novalue: want KEY=VALUE" in r.stderr
     r = subprocess.run([str(AGENT), "--standalone", "--listen", "nope"], capture_output=True,
                        text=True)
     assert r.returncode == 1 and "--listen nope: want ADDR:PORT" in r.stderr

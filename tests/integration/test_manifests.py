@@ -46,6 +46,14 @@ def test_kustomize_renders_offline_and_every_object_validates():
         check(o)
     rc = next(o for o in objs if o["kind"] == "RuntimeClass")
     assert rc["metadata"]["name"] == rc["handler"] == "reaper-v2"
+    # Only nodes the agent labelled ready (src/agent/agentd.h DEFAULT_NODE_LABEL), and the agent
+    # may patch its node's labels.
+    assert rc["scheduling"]["nodeSelector"] == {"reaper.io/runtime": "ready"}
+    agent_src = (REPO / "src/agent/agentd.h").read_text()
+    assert '#define DEFAULT_NODE_LABEL "reaper.io/runtime=ready"' in agent_src
+    role = next(o for o in objs if o["kind"] == "ClusterRole"
+                and o["metadata"]["name"] == "reaper-agent")
+    assert any(r["resources"] == ["nodes"] and "patch" in r["verbs"] for r in role["rules"])
     namespaced = [o for o in objs if "namespace" in o["metadata"]]
     assert {o["metadata"]["namespace"] for o in namespaced} == {"reaper-system"}
 
