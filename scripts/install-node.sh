@@ -14,6 +14,7 @@
 #   REAPER_CONF_SOURCE=/config/reaper.conf   ConfigMap file; absent = keep the host's file
 #   CONFIGURE_CONTAINERD=true       register the runtime with configure-containerd.sh
 #   CONTAINERD_CONFIG=/etc/containerd/config.toml   host path of containerd's config
+#   RUNTIME_NAME=reaper-v2          the containerd runtime handler (the RuntimeClass's handler)
 #   RESTART_CONTAINERD=true         restart containerd when its config changed
 #   CONTAINERD_RESTART_CMD=...      default: systemctl in the host's namespaces (needs hostPID)
 #   HOST_EXEC="nsenter -t 1 -m --"  runs a host binary in the host's mount namespace (hostPID)
@@ -25,6 +26,7 @@ SOURCE_DIR=${SOURCE_DIR:-/opt/reaper/bin}
 REAPER_CONF_SOURCE=${REAPER_CONF_SOURCE:-/config/reaper.conf}
 CONFIGURE_CONTAINERD=${CONFIGURE_CONTAINERD:-true}
 CONTAINERD_CONFIG=${CONTAINERD_CONFIG:-/etc/containerd/config.toml}
+RUNTIME_NAME=${RUNTIME_NAME:-reaper-v2}
 RESTART_CONTAINERD=${RESTART_CONTAINERD:-true}
 CONTAINERD_RESTART_CMD=${CONTAINERD_RESTART_CMD:-nsenter -t 1 -m -u -i -n -p -- systemctl restart containerd}
 HOST_EXEC=${HOST_EXEC:-nsenter -t 1 -m --}
@@ -96,7 +98,7 @@ configure_containerd() {
   cfg="$HOST_ROOT$CONTAINERD_CONFIG"
   before=none
   [ ! -f "$cfg" ] || before=$(sha256sum <"$cfg")
-  sh "$HERE/configure-containerd.sh" --config "$cfg"
+  sh "$HERE/configure-containerd.sh" --config "$cfg" --runtime-name "$RUNTIME_NAME"
   [ "$before" != "$(sha256sum <"$cfg")" ] || return 0
   if is_true "$RESTART_CONTAINERD"; then
     # Shims and workloads are separate processes: they survive a containerd restart.

@@ -1,8 +1,11 @@
 """The runtime root becomes a shared mount point of its own on first use (and with
 `reaper-runtime setup-root`), so reaper-agent's Bidirectional mount of it works on nodes whose /
 is not shared. Every step runs in a new mount namespace with private propagation (a node without
-systemd), so nothing here reaches the test machine's mount table."""
+systemd), so nothing here reaches the test machine's mount table. The node installer's other
+settings that only the chart passes (RUNTIME_NAME) are checked here too."""
+import pathlib
 import subprocess
+import tomllib
 
 import pytest
 
@@ -93,3 +96,15 @@ def test_node_installer_goes_on_when_it_cannot_share_the_root(rt, tmp_path):
     (out,) = in_private_ns(rt, f'sh {INSTALLER}', env=env)
     assert "install-node: warning: the runtime root is not a shared mount point" in out
     assert "install-node: done:" in out
+
+
+def test_node_installer_registers_the_configured_handler(rt, tmp_path):
+    env = {**installer_env(rt, tmp_path), "CONFIGURE_CONTAINERD": "true",
+           "RUNTIME_NAME": "reaper-hpc", "CONTAINERD_RESTART_CMD": "true"}
+    cfg = pathlib.Path(env["HOST_ROOT"]) / "etc/containerd/config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text("version = 2\n")
+    (out, ) = in_private_ns(rt, f'sh {INSTALLER}', env=env)
+    assert "registered runtime 'reaper-hpc'" in out, out
+    doc = tomllib.loads(cfg.read_text())
+    assert "reaper-hpc" in doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]
