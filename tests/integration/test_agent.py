@@ -176,6 +176,40 @@ def test_overlay_reset_waits_for_workloads_then_delete(rt, api, agents, tmp_path
         "reaper.io/overlay-cleanup"], "the agent never touches finalizers"
 
 
+def test_namespace_overlay_reset_and_delete(rt, api, agents, tmp_path):
+    """spec.target Namespace: the overlay of pods without overlayName; named ones untouched."""
+    st = api.store
+    st.create("namespaces", "", {"metadata": {"name": "team-n"}})  # GC leaves it alone
+    st.create("reaperoverlays", "team-n", {"metadata": {"name": "ns-overlay",
+                                                        "finalizers": ["reaper.io/overlay-cleanup"]},
+                                           "spec": {"target": "Namespace"}})
+    pid = run_workload(rt, "plain", "team-n", "echo x > /ns-file; exec sleep 100")
+    run_workload(rt, "named", "team-n", "echo y > /named-file", overlay="ns-overlay")
+    upper, named = rt.base / "team-n/upper", rt.base / "team-n/ns-overlay/upper"
+    wait_for(lambda: (upper / "ns-file").exists() and (named / "named-file").exists(),
+             what="overlay writes")
+    start(agents, tmp_path, rt.conf, "--resync", "1", api=api)
+    wait_for(lambda: overlay_entry(st, "team-n", "ns-overlay"), what="registered")
+    st.patch("reaperoverlays", "team-n", "ns-overlay", "merge", {"spec": {"resetGeneration": 1}})
+    msg = wait_for(lambda: (overlay_entry(st, "team-n", "ns-overlay") or {}).get("message"),
+                   what="refusal reported")
+    assert msg.startswith("waiting: 1 running workload uses this overlay (plain"), msg
+    finish(rt, "plain", pid)
+    wait_for(lambda: (overlay_entry(st, "team-n", "ns-overlay") or {})
+             .get("observedResetGeneration") == 1, timeout=20, what="reset done")
+    assert not (upper / "ns-file").exists() and not (rt.root / "ns/team-n").exists()
+    assert (named / "named-file").exists(), "the named overlay of the same name was reset"
+    assert (rt.root / "ns/team-n_ns-overlay").exists()
+    # The next plain workload starts from an empty namespace overlay.
+    run_workload(rt, "again", "team-n", "test -e /ns-file && echo stale > /seen || echo fresh > /seen")
+    wait_for(lambda: (upper / "seen").exists(), what="recreated")
+    assert (upper / "seen").read_text() == "fresh\n"
+    st.delete("reaperoverlays", "team-n", "ns-overlay")
+    wait_for(lambda: (overlay_entry(st, "team-n", "ns-overlay") or {}).get("removed"),
+             what="removed")
+    assert not upper.exists() and (named / "named-file").exists()
+
+
 def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, tmp_path):
     st = api.store
     for ns in ("team-live", "team-c"):
@@ -183,18 +217,24 @@ def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, 
     run_workload(rt, "l", "team-live", "echo > /etc/gc-a")
     run_workload(rt, "g", "team-gone", "echo > /etc/gc-b")
     pid = run_workload(rt, "b", "team-busy", "exec sleep 100")  # namespace gone, still running
+    # Namespace gone: its idle namespace overlay goes, its busy named overlay stays.
+    run_workload(rt, "m1", "team-mixed", "echo > /etc/gc-m")
+    pid_m = run_workload(rt, "m2", "team-mixed", "exec sleep 100", overlay="busy")
     run_workload(rt, "c", "team-c", "echo > /etc/gc-c")
-    for cid in ("l", "g", "c"):
+    for cid in ("l", "g", "c", "m1"):
         wait_for(lambda cid=cid: rt.state(cid)["status"] == "stopped", what=f"{cid} exit")
     a = start(agents, tmp_path, rt.conf, api=api)
     wait_for(lambda: not (rt.base / "team-gone").exists(), what="orphan removed")
+    wait_for(lambda: not (rt.base / "team-mixed/upper").exists(), what="idle overlay removed")
+    assert (rt.base / "team-mixed/busy/upper").is_dir(), "a busy named overlay was removed"
     assert not (rt.root / "ns/team-gone").exists()
     assert (rt.base / "team-live/upper").exists() and (rt.base / "team-c/upper").exists()
     assert (rt.base / "team-busy/upper").exists(), "overlay of a running workload removed"
     st.delete("namespaces", "", "team-c")  # the watch event triggers GC at once
     wait_for(lambda: not (rt.base / "team-c").exists(), what="deleted namespace GC")
-    assert a.metric('reaper_gc_removed_total{kind="overlay"}') == 2
+    assert a.metric('reaper_gc_removed_total{kind="overlay"}') == 3
     finish(rt, "b", pid)
+    finish(rt, "m2", pid_m)
 
 
 def test_stale_state_gc(rt, agents, tmp_path):

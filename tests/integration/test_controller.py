@@ -181,6 +181,38 @@ def test_overlay_gating_reset_and_deletion(api, ctl):
     wait_for(lambda: not st.objects["reaperoverlays"].get((NS, "ovl")), what="overlay gone")
 
 
+def reset_request(st, name):
+    return st.get("reaperoverlays", NS, name)["metadata"].get("annotations", {}).get(
+        "reaper.io/reset-request")
+
+
+def test_namespace_target_follows_pods_without_overlay_name(api, ctl):
+    """spec.target Namespace: OnFailure counts the ReaperPods that use the namespace overlay
+    (no overlayName); a Named object of the same policy counts only its own."""
+    st = api.store
+    make_node(st, "node-a")
+    for name, target in (("nsovl", "Namespace"), ("named", "Named")):
+        st.create("reaperoverlays", NS, {"metadata": {"name": name},
+                                         "spec": {"target": target, "resetPolicy": "OnFailure"}})
+        wait_for(lambda name=name: st.get("reaperoverlays", NS, name)["metadata"]
+                 .get("finalizers"), what=f"{name} finalizer")
+        fake_agent(st, "node-a", name, ready=True, observedResetGeneration=0,
+                   observedResetRequest=0)
+    rpod(st, "plain")
+    pod = wait_for(lambda: st.get("pods", NS, "plain"), what="ungated pod")
+    assert "reaper.runtime/overlay-name" not in pod["metadata"].get("annotations", {})
+    kubelet(st, "plain", "Failed", exit_code=1)
+    wait_for(lambda: reset_request(st, "nsovl") == "1", what="namespace overlay reset request")
+    wait_for(lambda: st.get("reaperpods", NS, "plain")["metadata"].get("annotations", {})
+             .get("reaper.io/overlay-reset-requested") == "true", what="marked")
+    rpod(st, "user", overlayName="named")
+    wait_for(lambda: st.get("pods", NS, "user"), what="named pod")
+    kubelet(st, "user", "Failed", exit_code=1)
+    wait_for(lambda: reset_request(st, "named") == "1", what="named overlay reset request")
+    time.sleep(0.5)
+    assert reset_request(st, "nsovl") == "1", "a named overlay's failure reset the namespace's"
+
+
 def finish_rpod(st, name, code):
     wait_for(lambda: st.get("pods", NS, name), what=f"pod {name}")
     kubelet(st, name, "Succeeded" if code == 0 else "Failed", exit_code=code)

@@ -94,6 +94,8 @@ def test_overlay_and_daemonjob_schemas():
     check_cr("reaperoverlays", {"spec": {"resetPolicy": "OnDelete", "resetGeneration": 2}}, True)
     check_cr("reaperoverlays", {"spec": {"resetPolicy": "Always"}}, False)
     check_cr("reaperoverlays", {"spec": {"resetGeneration": -1}}, False)
+    check_cr("reaperoverlays", {"spec": {"target": "Namespace"}}, True)
+    check_cr("reaperoverlays", {"spec": {"target": "Node"}}, False)
     job = {"spec": {"command": ["/bin/sh", "-c"], "args": ["true"], "overlayName": "node-config",
                     "after": ["mount-filesystems"], "retryLimit": 2, "triggerOn": "Manual",
                     "concurrencyPolicy": "Replace", "tolerations": [{"operator": "Exists"}]}}
@@ -109,3 +111,4 @@ def test_cel_rules_present():
     assert "cannot depend on itself" in json.dumps(job)
     _, _, ovl = crd_schema("reaperoverlays")
     assert re.search(r"self >= oldSelf", json.dumps(ovl))
+    assert "target is immutable" in json.dumps(ovl)
