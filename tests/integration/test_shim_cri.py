@@ -156,9 +156,10 @@ def test_nothing_left_after_pod_removal(cri, containerd):
     wait_for(lambda: not any(proc_state(p) for p in shims if _reaper_shim(p)),
              what="pod shim exited")
     assert not [d for d in root.iterdir() if len(d.name) == 64], list(root.iterdir())
-    # Only the overlay namespace pins stay mounted (by design, until the agent resets them).
-    assert all(m == f"{root}/ns" or m.startswith(f"{root}/ns/") for m in mounts_under(root)), \
-        mounts_under(root)
+    # Only the root's own shared mount and the overlay namespace pins stay mounted (by design;
+    # the pins until the agent resets them).
+    assert all(m in (str(root), f"{root}/ns") or m.startswith(f"{root}/ns/")
+               for m in mounts_under(root)), mounts_under(root)
     assert not [p for p in descendants(os.getpid()) if proc_state(p) == "Z"]
 
 
