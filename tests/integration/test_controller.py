@@ -211,6 +211,10 @@ def test_namespace_target_follows_pods_without_overlay_name(api, ctl):
     wait_for(lambda: reset_request(st, "named") == "1", what="named overlay reset request")
     time.sleep(0.5)
     assert reset_request(st, "nsovl") == "1", "a named overlay's failure reset the namespace's"
+    # The Namespace object's name is not an overlay name: a ReaperPod naming it waits.
+    rpod(st, "confused", overlayName="nsovl")
+    s = wait_for(lambda: status(st, "reaperpods", "confused").get("reason"), what="gated")
+    assert s == "OverlayNotFound"
 
 
 def finish_rpod(st, name, code):
