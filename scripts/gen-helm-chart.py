@@ -108,6 +108,9 @@ SUBSTITUTIONS = {
         f"{NODE_POD}.volumes[3].hostPath.path": "{{ dir .Values.node.containerdConfig | quote }}",
     }),
 }
+POLICY_API = "admissionregistration.k8s.io/{{ .Values.policy.apiVersion }}"
+SUBSTITUTIONS["policy/v1/policy.yaml"] = (".Values.policy.enabled", {
+    f"[{i}].apiVersion": POLICY_API for i in range(4)})  # two policies, two bindings
 NAMESPACE = "reaper-system"
 RELEASE_NS = "{{ .Release.Namespace }}"
 
@@ -115,10 +118,11 @@ RELEASE_NS = "{{ .Release.Namespace }}"
 PATH_PART = re.compile(r'\["([^"]+)"\]|\[(\d+)\]|([^.\[\]]+)')
 
 
-def _walk(doc, path):
-    """Parent container and key for a path: a.b[0].c, with ["x.y"] for keys holding dots."""
+def _walk(docs, path):
+    """Parent container and key for a path: a.b[0].c, with ["x.y"] for keys holding dots, in
+    the first document, or in document N with a leading [N]."""
     parts = [q if q else int(i) if i else name for q, i, name in PATH_PART.findall(path)]
-    node = doc
+    node = docs if path.startswith("[") else docs[0]
     for p in parts[:-1]:
         node = node[p]
     if parts[-1] not in (node if isinstance(node, dict) else range(len(node))):
@@ -150,7 +154,7 @@ def template(src, condition, subs):
     for doc in docs:
         _namespaces(doc, tokens)
     for path, text in subs.items():
-        node, key = _walk(docs[0], path)
+        node, key = _walk(docs, path)
         node[key] = _token(tokens, text)
     body = "---\n".join(yaml.safe_dump(d, sort_keys=False, width=1000) for d in docs)
     for i in reversed(range(len(tokens))):  # reversed: __TEMPLATE_1__ is a prefix of _10_

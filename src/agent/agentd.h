@@ -2,6 +2,7 @@
 #ifndef REAPER_AGENTD_H
 #define REAPER_AGENTD_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,7 +27,8 @@ struct agent_opts {
     const char *config_namespace; /* ConfigMap namespace */
     const char *config_map;       /* ConfigMap name ("" disables config sync) */
     const char *proc;             /* procfs, "/proc" */
-    char *node_label_key;         /* set while ReaperReady is True; NULL: none */
+    const char *node_label;       /* --node-label KEY=VALUE as given ("" for none) */
+    char *node_label_key;         /* parsed from it: set while ReaperReady is True; NULL: none */
     const char *node_label_value;
     unsigned resync_s;   /* periodic GC and condition heartbeat */
     unsigned gc_grace_s; /* a stale state must be this old */
@@ -39,6 +41,8 @@ struct agent {
     struct kube_client *client; /* NULL when standalone */
     struct workqueue *queue;
     struct kube_informer *overlays, *namespaces, *configmaps;
+    pthread_t sync_thread; /* joined before the informers it waits on are freed */
+    bool sync_started;
     struct agent_counters counters;
     json_t *last_condition; /* last ReaperReady written (worker thread only) */
     uint64_t last_heartbeat_ns;

@@ -1,7 +1,6 @@
 /* reaper-agent: one per node (DaemonSet). Health and metrics over HTTP, node condition, config
  * sync, ReaperOverlay reset/delete on this node, garbage collection. docs/agent.md. */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -11,147 +10,68 @@
 
 #include "agentd.h"
 #include "cleanup.h"
+#include "cmdline.h"
 #include "daemon.h"
 #include "log.h"
 #include "util.h"
 
 extern char **environ;
 
-static void usage(FILE *f)
-{
-    fputs("usage: reaper-agent [--node-name NAME] [--kubeconfig FILE] [--listen ADDR:PORT]\n"
-          "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
-          "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
-          "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--node-label KEY=VALUE]\n"
-          "  [--standalone]\n"
-          "  [--log-level error|warn|info|debug] [--version]\n",
-          f);
-}
-
-static int parse_seconds(const char *flag, const char *v, unsigned *out)
-{
-    int64_t n;
-    if (parse_int64(v, 1, 86400 * 7, &n) < 0) {
-        fprintf(stderr, "reaper-agent: %s %s: want seconds (1..604800)\n", flag, v);
-        return -1;
-    }
-    *out = (unsigned)n;
-    return 0;
-}
+static const char USAGE[] =
+    "usage: reaper-agent [--node-name NAME] [--kubeconfig FILE] [--listen ADDR:PORT]\n"
+    "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
+    "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
+    "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--node-label KEY=VALUE]\n"
+    "  [--standalone] [--log-level error|warn|info|debug] [--version]\n";
 
 /* KEY=VALUE, or "" for no label. The key is checked by the API server when it is written. */
-static int parse_node_label(const char *v, struct agent_opts *o)
+static _must_check_ int parse_node_label(struct agent_opts *o)
 {
-    const char *eq = strchr(v, '=');
-    free(o->node_label_key);
-    o->node_label_key = NULL;
+    const char *v = o->node_label, *eq = strchr(v, '=');
     if (*v == '\0')
         return 0;
     if (eq == NULL || eq == v) {
         fprintf(stderr, "reaper-agent: --node-label %s: want KEY=VALUE (or \"\" for none)\n", v);
-        return -1;
+        return -EINVAL;
     }
     o->node_label_key = xstrndup(v, (size_t)(eq - v));
     o->node_label_value = eq + 1;
     return 0;
 }
 
-/* Returns 0 to run, 1 to exit successfully (--version/--help), -1 on a usage error. */
-static int parse_opts(int argc, char **argv, struct agent_opts *o, enum log_level *level)
+/* Returns 0 to run, 1 to exit successfully (--version/--help), <0 on a usage error. */
+static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
+                                   enum log_level *level)
 {
-    static const struct option lo[] = {{"node-name", 1, 0, 'n'},
-                                       {"kubeconfig", 1, 0, 'k'},
-                                       {"listen", 1, 0, 'l'},
-                                       {"bin-dir", 1, 0, 'b'},
-                                       {"containerd-config", 1, 0, 'c'},
-                                       {"runtime-name", 1, 0, 'r'},
-                                       {"config-path", 1, 0, 'p'},
-                                       {"config-namespace", 1, 0, 'N'},
-                                       {"config-map", 1, 0, 'm'},
-                                       {"resync", 1, 0, 'R'},
-                                       {"gc-grace", 1, 0, 'g'},
-                                       {"proc", 1, 0, 'P'},
-                                       {"node-label", 1, 0, 'T'},
-                                       {"standalone", 0, 0, 's'},
-                                       {"log-level", 1, 0, 'L'},
-                                       {"version", 0, 0, 'v'},
-                                       {"help", 0, 0, 'h'},
-                                       {0, 0, 0, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (c) {
-        case 'n':
-            o->node_name = optarg;
-            break;
-        case 'k':
-            o->kubeconfig = optarg;
-            break;
-        case 'l':
-            o->listen = optarg;
-            break;
-        case 'b':
-            o->bin_dir = optarg;
-            break;
-        case 'c':
-            o->containerd_config = optarg;
-            break;
-        case 'r':
-            o->runtime_name = optarg;
-            break;
-        case 'p':
-            o->config_path = optarg;
-            break;
-        case 'N':
-            o->config_namespace = optarg;
-            break;
-        case 'm':
-            o->config_map = optarg;
-            break;
-        case 'R':
-            if (parse_seconds("--resync", optarg, &o->resync_s) < 0)
-                return -1;
-            break;
-        case 'g':
-            if (parse_seconds("--gc-grace", optarg, &o->gc_grace_s) < 0)
-                return -1;
-            break;
-        case 'P':
-            o->proc = optarg;
-            break;
-        case 'T':
-            if (parse_node_label(optarg, o) < 0)
-                return -1;
-            break;
-        case 's':
-            o->standalone = true;
-            break;
-        case 'L':
-            if (log_level_parse(optarg, level) < 0) {
-                fprintf(stderr, "reaper-agent: --log-level %s: want error, warn, info or debug\n",
-                        optarg);
-                return -1;
-            }
-            break;
-        case 'v':
-            printf("reaper-agent %s\n", REAPER_VERSION);
-            return 1;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            usage(stderr);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "reaper-agent: unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    if (!o->standalone && (o->node_name == NULL || *o->node_name == '\0')) {
+    const struct cmdline_opt table[] = {
+        {.name = "node-name", .kind = CL_STRING, .target = &o->node_name},
+        {.name = "kubeconfig", .kind = CL_STRING, .target = &o->kubeconfig},
+        {.name = "listen", .kind = CL_STRING, .target = &o->listen},
+        {.name = "bin-dir", .kind = CL_STRING, .target = &o->bin_dir},
+        {.name = "containerd-config", .kind = CL_STRING, .target = &o->containerd_config},
+        {.name = "runtime-name", .kind = CL_STRING, .target = &o->runtime_name},
+        {.name = "config-path", .kind = CL_STRING, .target = &o->config_path},
+        {.name = "config-namespace", .kind = CL_STRING, .target = &o->config_namespace},
+        {.name = "config-map", .kind = CL_STRING, .target = &o->config_map},
+        {.name = "resync", .kind = CL_SECONDS, .target = &o->resync_s, .min = 1, .max = 86400 * 7},
+        {.name = "gc-grace",
+         .kind = CL_SECONDS,
+         .target = &o->gc_grace_s,
+         .min = 1,
+         .max = 86400 * 7},
+        {.name = "proc", .kind = CL_STRING, .target = &o->proc},
+        {.name = "node-label", .kind = CL_STRING, .target = &o->node_label},
+        {.name = "standalone", .kind = CL_FLAG, .target = &o->standalone},
+        {.name = "log-level", .kind = CL_LOG_LEVEL, .target = level},
+        {0},
+    };
+    const struct cmdline cl = {.program = "reaper-agent", .usage = USAGE, .opts = table};
+    int r = cmdline_parse(&cl, argc, argv);
+    if (r == 0 && !o->standalone && (o->node_name == NULL || *o->node_name == '\0')) {
         fputs("reaper-agent: --node-name (or NODE_NAME) is required unless --standalone\n", stderr);
-        return -1;
+        return -EINVAL;
     }
-    return 0;
+    return r == 0 ? parse_node_label(o) : r;
 }
 
 /* ---- informer handlers: enqueue keys only ---- */
@@ -214,11 +134,15 @@ static _must_check_ int start_informers(struct agent *a, rerr **err)
     return 0;
 }
 
+/* After workqueue_shutdown: stopping the informers ends sync_thread's waits, and it must be
+ * gone before they are freed. */
 static void stop_informers(struct agent *a)
 {
     struct kube_informer *all[] = {a->overlays, a->namespaces, a->configmaps};
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-        kube_informer_free(all[i]);
+    kube_informers_stop(all, ARRAY_SIZE(all));
+    if (a->sync_started)
+        pthread_join(a->sync_thread, NULL);
+    kube_informers_free(all, ARRAY_SIZE(all));
 }
 
 /* ---- the worker ---- */
@@ -260,7 +184,7 @@ static void work(struct agent *a)
     }
 }
 
-/* Mark ready once every informer has listed (waits are timed; shutdown ends them). */
+/* Mark ready once every informer has listed (stopping the informers ends the waits). */
 static void *sync_thread(void *ud)
 {
     struct agent *a = ud;
@@ -287,9 +211,7 @@ static _must_check_ int connect_api(struct agent *a, rerr **err)
         r = start_informers(a, err);
     if (r < 0)
         return r;
-    pthread_t t;
-    pthread_create(&t, NULL, sync_thread, a);
-    pthread_detach(t);
+    a->sync_started = pthread_create(&a->sync_thread, NULL, sync_thread, a) == 0;
     workqueue_add(a->queue, KEY_CONDITION);
     return 0;
 }
@@ -334,16 +256,13 @@ int main(int argc, char **argv)
                             .config_namespace = env_or("POD_NAMESPACE", "reaper-system"),
                             .config_map = "reaper-config",
                             .proc = "/proc",
+                            .node_label = DEFAULT_NODE_LABEL,
                             .resync_s = 60,
                             .gc_grace_s = 300}};
     enum log_level level = LOG_LVL_INFO;
-    int pr = parse_node_label(DEFAULT_NODE_LABEL, &a.o);
-    if (pr == 0)
-        pr = parse_opts(argc, argv, &a.o, &level);
-    if (pr != 0) {
-        free(a.o.node_label_key);
+    int pr = parse_opts(argc, argv, &a.o, &level);
+    if (pr != 0)
         return pr > 0 ? 0 : 2;
-    }
     log_init_stderr("reaper-agent", level);
     daemon_block_signals(); /* inherited by every thread started below */
     _cleanup_rerr_ rerr *err = NULL;

@@ -75,6 +75,20 @@ static void count_op(struct agent *a, enum overlay_action act, enum op_result re
         agent_counters_error(&a->counters, COMP_OVERLAY);
 }
 
+/* The action for this node on the object as the API server has it now. The informer's copy
+ * can predate this agent's own last write (its watch event still on the way): acting on it
+ * would redo a reset or delete just done, wiping what a workload has written since. */
+static _must_check_ int current_action(struct agent *a, const char *ns, const char *name,
+                                       enum overlay_action *act, rerr **err)
+{
+    _cleanup_json_ json_t *obj = NULL;
+    int r = kube_get(a->client, &REAPER_OVERLAYS, ns, name, &obj, err);
+    if (r < 0)
+        return r;
+    *act = overlay_action(obj, a->o.node_name);
+    return 0;
+}
+
 int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, rerr **err)
 {
     json_t *obj = kube_informer_get(a->overlays, ns, name);
@@ -85,6 +99,13 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
     _cleanup_free_ char *target = t ? xstrdup(t) : NULL; /* NULL: the namespace overlay */
     json_decref(obj);
     if (act == OVA_NONE)
+        return 0; /* the cache only lags: a newer object comes with an event that requeues */
+    int r = current_action(a, ns, name, &act, err);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
+    if (act == OVA_NONE)
         return 0;
     _cleanup_free_ char *message = NULL;
     enum op_result res = RES_OK;
@@ -92,7 +113,7 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
         res = destroy(a, ns, target, &message);
     count_op(a, act, res);
     struct entry_write w = {a->o.node_name, act, res, message};
-    int r = kube_modify(a->client, &REAPER_OVERLAYS, ns, name, true, write_entry, &w, NULL, err);
+    r = kube_modify(a->client, &REAPER_OVERLAYS, ns, name, true, write_entry, &w, NULL, err);
     if (r == -ENOENT)
         return 0;
     if (r < 0)

@@ -190,15 +190,16 @@ static void scan_shims(const char *proc, struct node_snapshot *s)
 int node_scan(const struct reaper_config *cfg, const char *proc, unsigned what,
               struct node_snapshot *out, rerr **err)
 {
-    *out = (struct node_snapshot){0};
-    int r = (what & SCAN_WORKLOADS) ? scan_workloads(cfg, out, err) : 0;
+    struct node_snapshot s = {0}; /* *out is written only on success */
+    int r = (what & SCAN_WORKLOADS) ? scan_workloads(cfg, &s, err) : 0;
     if (r < 0) {
-        node_snapshot_free(out);
+        node_snapshot_free(&s);
         return r;
     }
     if (what & SCAN_OVERLAYS)
-        scan_overlays(cfg, out, what & SCAN_SIZES);
+        scan_overlays(cfg, &s, what & SCAN_SIZES);
     if (what & SCAN_SHIMS)
-        scan_shims(proc ? proc : "/proc", out);
+        scan_shims(proc ? proc : "/proc", &s);
+    *out = s;
     return 0;
 }

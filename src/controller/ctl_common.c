@@ -104,9 +104,7 @@ void ctl_events_add(struct ctl_events *e, const char *type, const char *reason, 
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    char *msg = xvasprintf(fmt, ap);
     va_end(ap);
     e->v = xrealloc(e->v, (e->n + 1) * sizeof(*e->v));
     e->v[e->n++] = (struct ctl_event){type, reason, msg};

@@ -1,6 +1,7 @@
 /* reaper-controller: reconciles ReaperPod, ReaperOverlay and ReaperDaemonJob (docs/controller.md).
  */
 #include "cleanup.h"
+#include "cmdline.h"
 #include "daemon.h"
 #include "controller.h"
 #include "kjson.h"
@@ -8,7 +9,6 @@
 #include "util.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -26,88 +26,43 @@ struct opts {
 
 static atomic_bool g_lost;
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: reaper-controller [--kubeconfig FILE] [--namespace NS] [--runtime-class NAME]\n"
-            "  [--placeholder-image IMAGE] [--leader-elect=true|false] [--lease-namespace NS]\n"
-            "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--identity ID]\n"
-            "  [--log-level error|warn|info|debug] [--version]\n");
-}
+static const char USAGE[] =
+    "usage: reaper-controller [--kubeconfig FILE] [--namespace NS] [--runtime-class NAME]\n"
+    "  [--placeholder-image IMAGE] [--leader-elect=true|false] [--lease-namespace NS]\n"
+    "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--identity ID]\n"
+    "  [--log-level error|warn|info|debug] [--version]\n";
 
-static int parse_seconds(const char *s, unsigned *out)
+/* Returns 0 to run, 1 to exit successfully (--version/--help), <0 on a usage error. */
+static _must_check_ int parse_opts(int argc, char **argv, struct opts *o)
 {
-    int64_t v;
-    if (parse_int64(s, 1, 3600, &v) < 0)
-        return -EINVAL;
-    *out = (unsigned)v;
-    return 0;
-}
-
-/* Returns 0 to run, 1 to exit successfully (--version/--help), -1 on a usage error. */
-static int parse_opts(int argc, char **argv, struct opts *o)
-{
-    static const struct option lo[] = {
-        {"kubeconfig", 1, 0, 'k'},     {"namespace", 1, 0, 'n'},
-        {"runtime-class", 1, 0, 'r'},  {"placeholder-image", 1, 0, 'i'},
-        {"leader-elect", 2, 0, 'L'},   {"lease-namespace", 1, 0, 'N'},
-        {"lease-duration", 1, 0, 'D'}, {"renew-deadline", 1, 0, 'R'},
-        {"retry-period", 1, 0, 'P'},   {"identity", 1, 0, 'I'},
-        {"log-level", 1, 0, 'l'},      {"version", 0, 0, 'v'},
-        {"help", 0, 0, 'h'},           {0, 0, 0, 0}};
-    int ch, bad = 0;
-    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-        switch (ch) {
-        case 'k':
-            o->kubeconfig = optarg;
-            break;
-        case 'n':
-            o->namespace = *optarg ? optarg : NULL;
-            break;
-        case 'r':
-            o->runtime_class = optarg;
-            break;
-        case 'i':
-            o->image = optarg;
-            break;
-        case 'L':
-            bad |= optarg && !parse_bool(optarg, &o->leader_elect);
-            if (!optarg)
-                o->leader_elect = true;
-            break;
-        case 'N':
-            o->lease_ns = optarg;
-            break;
-        case 'D':
-            bad |= parse_seconds(optarg, &o->lease_duration) < 0;
-            break;
-        case 'R':
-            bad |= parse_seconds(optarg, &o->renew_deadline) < 0;
-            break;
-        case 'P':
-            bad |= parse_seconds(optarg, &o->retry_period) < 0;
-            break;
-        case 'I':
-            o->identity = optarg;
-            break;
-        case 'l':
-            bad |= log_level_parse(optarg, &o->level) < 0;
-            break;
-        case 'v':
-            printf("reaper-controller %s\n", REAPER_VERSION);
-            return 1;
-        case 'h':
-            usage(stdout);
-            return 1;
-        default:
-            bad = 1;
-        }
-    }
-    if (bad || optind != argc) {
-        usage(stderr);
-        return -1;
-    }
-    return 0;
+    const struct cmdline_opt table[] = {
+        {.name = "kubeconfig", .kind = CL_STRING, .target = &o->kubeconfig},
+        {.name = "namespace", .kind = CL_STRING_EMPTY, .target = &o->namespace},
+        {.name = "runtime-class", .kind = CL_STRING, .target = &o->runtime_class},
+        {.name = "placeholder-image", .kind = CL_STRING, .target = &o->image},
+        {.name = "leader-elect", .kind = CL_BOOL, .target = &o->leader_elect},
+        {.name = "lease-namespace", .kind = CL_STRING, .target = &o->lease_ns},
+        {.name = "lease-duration",
+         .kind = CL_SECONDS,
+         .target = &o->lease_duration,
+         .min = 1,
+         .max = 3600},
+        {.name = "renew-deadline",
+         .kind = CL_SECONDS,
+         .target = &o->renew_deadline,
+         .min = 1,
+         .max = 3600},
+        {.name = "retry-period",
+         .kind = CL_SECONDS,
+         .target = &o->retry_period,
+         .min = 1,
+         .max = 3600},
+        {.name = "identity", .kind = CL_STRING, .target = &o->identity},
+        {.name = "log-level", .kind = CL_LOG_LEVEL, .target = &o->level},
+        {0},
+    };
+    const struct cmdline cl = {.program = "reaper-controller", .usage = USAGE, .opts = table};
+    return cmdline_parse(&cl, argc, argv);
 }
 
 static void on_lost(void *ud)
@@ -116,26 +71,30 @@ static void on_lost(void *ud)
     workqueue_shutdown(ud);
 }
 
-static struct kube_informer *start_informer(struct controller *c, size_t slot,
-                                            const struct kube_resource *r, const char *ns,
-                                            const char *selector, rerr **err)
+static struct kube_informer *new_informer(struct controller *c, size_t slot,
+                                          const struct kube_resource *r, const char *ns,
+                                          const char *selector)
 {
     struct kube_informer_opts io = {.resource = r, .namespace = ns, .label_selector = selector};
     c->handler_ctx[slot] = (struct controller_handler_ctx){c, r};
     struct kube_handlers h = controller_handlers(&c->handler_ctx[slot]);
-    return kube_informer_run(c->client, &io, &h, err);
+    return kube_informer_new(c->client, &io, &h);
 }
 
+/* Every informer exists before the first one starts: handlers read other informers' caches
+ * (a node change lists jobs and overlays), from the first LIST on. */
 static _must_check_ int start_informers(struct controller *c, rerr **err)
 {
     struct kube_informer **slots[] = {&c->nodes, &c->overlays, &c->jobs, &c->rpods, &c->pods};
     const struct kube_resource *res[] = {&KUBE_NODES, &REAPER_OVERLAYS, &REAPER_DAEMONJOBS,
                                          &REAPER_PODS, &KUBE_PODS};
+    for (size_t i = 0; i < ARRAY_SIZE(slots); i++)
+        *slots[i] = new_informer(c, i, res[i], res[i] == &KUBE_NODES ? NULL : c->namespace,
+                                 res[i] == &KUBE_PODS ? LABEL_REAPERPOD : NULL);
     for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
-        *slots[i] = start_informer(c, i, res[i], res[i] == &KUBE_NODES ? NULL : c->namespace,
-                                   res[i] == &KUBE_PODS ? LABEL_REAPERPOD : NULL, err);
-        if (*slots[i] == NULL)
-            return -EIO;
+        int r = kube_informer_start(*slots[i], err);
+        if (r < 0)
+            return r;
     }
     for (size_t i = 0; i < ARRAY_SIZE(slots); i++) {
         while (!kube_informer_wait_synced(*slots[i], 1000)) {
@@ -150,8 +109,7 @@ static _must_check_ int start_informers(struct controller *c, rerr **err)
 static void stop_informers(struct controller *c)
 {
     struct kube_informer *all[] = {c->pods, c->rpods, c->jobs, c->overlays, c->nodes};
-    for (size_t i = 0; i < ARRAY_SIZE(all); i++)
-        kube_informer_free(all[i]);
+    kube_informers_free(all, ARRAY_SIZE(all));
 }
 
 /* The single worker: one key at a time, rate-limited requeue on failure. */

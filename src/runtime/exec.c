@@ -12,7 +12,7 @@ struct exec_args {
     struct container_exec_opts o;
 };
 
-static int parse(int argc, char **argv, struct exec_args *a)
+static _must_check_ int parse(int argc, char **argv, struct exec_args *a)
 {
     static const struct option opts[] = {
         {"process", required_argument, NULL, 'p'},

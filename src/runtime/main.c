@@ -111,7 +111,7 @@ static int parse_globals(int argc, char **argv, struct globals *g)
     return -1;
 }
 
-static int setup(struct cli *cli, const struct globals *g)
+static _must_check_ int setup(struct cli *cli, const struct globals *g)
 {
     _cleanup_rerr_ rerr *err = NULL;
     if (config_load(&cli->cfg, NULL, environ, &err) < 0)

@@ -6,7 +6,7 @@
 
 #include <unistd.h>
 
-static int parse(int argc, char **argv, struct container_create_opts *o)
+static _must_check_ int parse(int argc, char **argv, struct container_create_opts *o)
 {
     static const struct option opts[] = {
         {"bundle", required_argument, NULL, 'b'},

@@ -34,6 +34,8 @@ struct event_item {
 struct events {
     char *path;
     char *ns;
+    unsigned attempts;
+    unsigned backoff_first_ms;
     pthread_mutex_t mu;
     pthread_cond_t cv; /* queue changed or stop requested */
     struct event_item *head, *tail;
@@ -90,7 +92,7 @@ static void backoff(struct events *ev, int attempt)
 {
     struct timespec until;
     clock_gettime(CLOCK_MONOTONIC, &until);
-    uint64_t ns = (uint64_t)BACKOFF_FIRST_MS * 1000000u << attempt;
+    uint64_t ns = (uint64_t)ev->backoff_first_ms * 1000000u << attempt;
     until.tv_sec += (time_t)(ns / 1000000000u);
     until.tv_nsec += (long)(ns % 1000000000u);
     if (until.tv_nsec >= 1000000000) {
@@ -111,9 +113,9 @@ static void forward(struct events *ev, const struct event_item *it)
         _cleanup_rerr_ rerr *err = NULL;
         if (forward_once(ev, payload, len, &err) == 0)
             return;
-        if (attempt + 1 == FORWARD_ATTEMPTS) {
-            log_error("publish %s: %s (dropped after %d attempts)", it->topic, rerr_msg(err),
-                      FORWARD_ATTEMPTS);
+        if ((unsigned)attempt + 1 >= ev->attempts) {
+            log_error("publish %s: %s (dropped after %u attempts)", it->topic, rerr_msg(err),
+                      ev->attempts);
             return;
         }
         log_debug("publish %s: %s (retrying)", it->topic, rerr_msg(err));
@@ -159,14 +161,19 @@ static void events_free(struct events *ev)
     free(ev);
 }
 
-int events_start(const char *address, const char *ns, struct events **out, rerr **err)
+int events_start_config(const struct events_config *cfg, struct events **out, rerr **err)
 {
-    const char *path = str_startswith(address, "unix://") ? address + 7 : address;
+    const char *path = str_startswith(cfg->address, "unix://") ? cfg->address + 7 : cfg->address;
     if (*path == '\0')
         return rerr_setx(err, EINVAL, "events: empty ttrpc address");
+    if (cfg->attempts > EVENTS_MAX_ATTEMPTS) /* the doubled backoff would overflow */
+        return rerr_setx(err, EINVAL, "events: %u attempts, at most %d", cfg->attempts,
+                         EVENTS_MAX_ATTEMPTS);
     struct events *ev = xcalloc(1, sizeof(*ev));
     ev->path = xstrdup(path);
-    ev->ns = xstrdup(ns ? ns : "");
+    ev->ns = xstrdup(cfg->ns ? cfg->ns : "");
+    ev->attempts = cfg->attempts ? cfg->attempts : FORWARD_ATTEMPTS;
+    ev->backoff_first_ms = cfg->backoff_first_ms ? cfg->backoff_first_ms : BACKOFF_FIRST_MS;
     pthread_mutex_init(&ev->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -180,6 +187,12 @@ int events_start(const char *address, const char *ns, struct events **out, rerr 
     }
     *out = ev;
     return 0;
+}
+
+int events_start(const char *address, const char *ns, struct events **out, rerr **err)
+{
+    struct events_config cfg = {.address = address, .ns = ns};
+    return events_start_config(&cfg, out, err);
 }
 
 void events_publish(struct events *ev, const char *topic, const char *type_url,

@@ -13,7 +13,21 @@
 
 struct events;
 
-/* address: containerd's ttrpc socket path (unix:// prefix accepted); ns: containerd namespace. */
+struct events_config {
+    const char *address; /* containerd's ttrpc socket path (unix:// prefix accepted) */
+    const char *ns;      /* containerd namespace */
+    /* Retry schedule of one event: attempts in all (the first try included, at most
+     * EVENTS_MAX_ATTEMPTS) and the first backoff, doubled after each failure. 0 takes the
+     * default, the Go shim's: 6 attempts, 50 ms (1.55 s of backoff before an event is dropped). */
+    unsigned attempts;
+    unsigned backoff_first_ms;
+};
+
+#define EVENTS_MAX_ATTEMPTS 16
+
+_must_check_ int events_start_config(const struct events_config *cfg, struct events **out,
+                                     rerr **err);
+/* events_start_config with the default retry schedule. */
 _must_check_ int events_start(const char *address, const char *ns, struct events **out, rerr **err);
 /*
  * Queue one event. topic e.g. "/tasks/exit"; type_url e.g. "containerd.events.TaskExit"; value

@@ -16,7 +16,7 @@ static void close_fd(int *fd)
     *fd = -1;
 }
 
-static int set_nonblock(int fd)
+static _must_check_ int set_nonblock(int fd)
 {
     int fl = fcntl(fd, F_GETFL);
     return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -errno : 0;
@@ -90,8 +90,8 @@ void procio_discard(struct child_io *cio)
 }
 
 /* Output goes into containerd's FIFO, which must be empty before the exit is reported. */
-static int start_output(struct copier *c, struct loop *l, int src, int dst, copier_done_fn on_done,
-                        void *data)
+static _must_check_ int start_output(struct copier *c, struct loop *l, int src, int dst,
+                                     copier_done_fn on_done, void *data)
 {
     int r = copier_start(c, l, src, dst, on_done, data);
     if (r == 0)
@@ -112,8 +112,10 @@ static _must_check_ int attach_terminal(struct proc *p, struct loop *l, struct c
     int r = console_recv_fd(cio->console_peer, &master, &name, err);
     if (r < 0)
         return rerr_wrap(err, "receive terminal");
-    set_nonblock(master);
     p->console = master;
+    r = set_nonblock(master);
+    if (r < 0)
+        return rerr_set(err, -r, "terminal: O_NONBLOCK");
     if (cio->fifo[1] >= 0)
         r = start_output(&p->out, l, fcntl(master, F_DUPFD_CLOEXEC, 3), steal_fd(cio->fifo[1]),
                          out_done, p);

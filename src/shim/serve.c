@@ -55,23 +55,14 @@ static void on_conn(struct watch *w, uint32_t events)
     }
 }
 
-/* Only containerd's user may talk to us (ttrpc does the same check). */
-static bool peer_allowed(int fd)
-{
-    struct ucred cred;
-    socklen_t len = sizeof(cred);
-    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-        return false;
-    return cred.uid == geteuid() && cred.gid == getegid();
-}
-
 static void on_accept(struct watch *w, uint32_t events)
 {
     struct shim_service *svc = w->data;
     int fd;
     while ((fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-        if (!peer_allowed(fd)) {
-            log_warn("rejected a connection from another user");
+        _cleanup_rerr_ rerr *e = NULL;
+        if (ttrpc_check_peer(fd, &e) < 0) { /* only containerd's user may talk to us */
+            log_warn("rejected a connection: %s", rerr_msg(e));
             close(fd);
             continue;
         }

@@ -52,7 +52,7 @@ static _must_check_ int fill_sockaddr(const char *path, struct sockaddr_un *sa, 
 }
 
 /* 0 if a shim already serves path. */
-static int try_connect(const char *path)
+static _must_check_ int try_connect(const char *path)
 {
     struct sockaddr_un sa;
     if (fill_sockaddr(path, &sa, NULL) < 0)
@@ -115,9 +115,20 @@ static char *group_of(const char *bundle, const char *id, rerr **err)
     return group;
 }
 
-static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper_config *cfg,
-                                  int listen_fd, rerr **err)
+/* The socket file at path, if it is still the one this daemon bound (same inode). */
+static void remove_own_socket(const char *path, const struct stat *bound)
 {
+    struct stat now;
+    if (stat(path, &now) == 0 && now.st_dev == bound->st_dev && now.st_ino == bound->st_ino)
+        unlink(path);
+}
+
+static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper_config *cfg,
+                                  int listen_fd, const char *path, rerr **err)
+{
+    struct stat bound;
+    if (stat(path, &bound) < 0)
+        return rerr_set(err, errno, "stat %s", path);
     pid_t pid = fork();
     if (pid < 0)
         return rerr_set(err, errno, "fork shim daemon");
@@ -135,6 +146,8 @@ static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper
     if (r < 0)
         log_error("shim: %s", rerr_msg(serr));
     rerr_free(serr);
+    /* Gone with the last task: a later start for this pod makes a new shim and socket. */
+    remove_own_socket(path, &bound);
     _exit(r < 0 ? 1 : 0);
 }
 
@@ -165,7 +178,7 @@ int shim_start(const struct shim_opts *o, const struct reaper_config *cfg, rerr 
         return rerr_wrap(err, "start %s", o->id);
     int r = write_file_atomic(address_file, address, strlen(address), 0644, err);
     if (r == 0 && fd >= 0)
-        r = daemonize(o, cfg, fd, err);
+        r = daemonize(o, cfg, fd, path, err);
     if (fd >= 0)
         close(fd);
     if (r < 0)

@@ -292,8 +292,10 @@ static void rpc_state(struct shim_service *s, struct ttrpc_conn *c, const struct
  * error. Returns the action's result so callers can follow up (events). */
 typedef int (*proc_action)(struct shim_service *s, struct proc *p, const void *msg, rerr **err);
 
-static int act_on_proc(struct shim_service *s, struct ttrpc_conn *c, uint32_t sid, const char *id,
-                       const char *exec_id, proc_action act, const void *msg)
+/* Find the process, act on it and reply: the reply is how a failure is handled. True when the
+ * action succeeded, for callers with more to do then. */
+static bool act_on_proc(struct shim_service *s, struct ttrpc_conn *c, uint32_t sid, const char *id,
+                        const char *exec_id, proc_action act, const void *msg)
 {
     struct proc *p;
     rerr *err = NULL;
@@ -304,7 +306,7 @@ static int act_on_proc(struct shim_service *s, struct ttrpc_conn *c, uint32_t si
         reply_err(c, sid, r, err);
     else
         reply_empty(c, sid);
-    return r;
+    return r == 0;
 }
 
 static _must_check_ int kill_action(struct shim_service *s, struct proc *p, const void *msg,
@@ -460,7 +462,7 @@ static void pause_or_resume(struct shim_service *s, struct ttrpc_conn *c,
 {
     /* PauseRequest and ResumeRequest are both {id=1}. */
     UNPACK(m, Reaper__Task__PauseRequest, reaper__task__pause_request);
-    if (act_on_proc(s, c, req->stream_id, m->id, NULL, pause_action, &pause) == 0) {
+    if (act_on_proc(s, c, req->stream_id, m->id, NULL, pause_action, &pause)) {
         Reaper__Events__TaskPaused ev = REAPER__EVENTS__TASK_PAUSED__INIT;
         ev.container_id = m->id; /* TaskResumed has the same shape */
         publish(s, pause ? "/tasks/paused" : "/tasks/resumed", pause ? "TaskPaused" : "TaskResumed",

@@ -48,7 +48,7 @@ void ttrpc_client_close(struct ttrpc_client *cl)
 }
 
 /* Wait for events on fd until deadline (monotonic ns, 0 = none). 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, uint64_t deadline)
+static _must_check_ int wait_fd(int fd, short events, uint64_t deadline)
 {
     for (;;) {
         int ms = -1;
@@ -67,7 +67,7 @@ static int wait_fd(int fd, short events, uint64_t deadline)
     }
 }
 
-static int send_all(int fd, const uint8_t *buf, size_t len, uint64_t deadline)
+static _must_check_ int send_all(int fd, const uint8_t *buf, size_t len, uint64_t deadline)
 {
     while (len > 0) {
         int r = wait_fd(fd, POLLOUT, deadline);
@@ -85,7 +85,7 @@ static int send_all(int fd, const uint8_t *buf, size_t len, uint64_t deadline)
 }
 
 /* Read exactly len bytes (buf NULL: discard them). */
-static int recv_all(int fd, uint8_t *buf, size_t len, uint64_t deadline)
+static _must_check_ int recv_all(int fd, uint8_t *buf, size_t len, uint64_t deadline)
 {
     uint8_t sink[4096];
     while (len > 0) {
@@ -108,8 +108,8 @@ static int recv_all(int fd, uint8_t *buf, size_t len, uint64_t deadline)
 }
 
 /* Read frames until the Response for stream sid; *body is malloc'd. */
-static int read_response(struct ttrpc_client *cl, uint32_t sid, uint64_t deadline, uint8_t **body,
-                         size_t *len)
+static _must_check_ int read_response(struct ttrpc_client *cl, uint32_t sid, uint64_t deadline,
+                                      uint8_t **body, size_t *len)
 {
     for (;;) {
         uint8_t hb[TTRPC_HEADER_LEN];

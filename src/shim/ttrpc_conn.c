@@ -110,7 +110,7 @@ void ttrpc_conn_close(struct ttrpc_conn *c)
 }
 
 /* Write queued bytes until done or the socket is full. <0: the connection is broken. */
-static int flush_out(struct ttrpc_conn *c)
+static _must_check_ int flush_out(struct ttrpc_conn *c)
 {
     while (c->out_off < c->out.len) {
         ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off,
@@ -181,7 +181,7 @@ static void dispatch_request(struct ttrpc_conn *c, const struct ttrpc_header *h,
     ttrpc_request_free(msg);
 }
 
-static int on_frame(const struct ttrpc_header *h, const uint8_t *data, void *user)
+static _must_check_ int on_frame(const struct ttrpc_header *h, const uint8_t *data, void *user)
 {
     struct ttrpc_conn *c = user;
     if (c->closed)
@@ -204,7 +204,7 @@ static int on_frame(const struct ttrpc_header *h, const uint8_t *data, void *use
 }
 
 /* Parse what is buffered and keep the incomplete tail. */
-static int consume_input(struct ttrpc_conn *c)
+static _must_check_ int consume_input(struct ttrpc_conn *c)
 {
     long used = ttrpc_parse_frames(c->in.data, c->in.len, &c->discard, on_frame, c);
     if (used < 0)
@@ -219,7 +219,7 @@ static int consume_input(struct ttrpc_conn *c)
     return 0;
 }
 
-static int read_available(struct ttrpc_conn *c)
+static _must_check_ int read_available(struct ttrpc_conn *c)
 {
     for (;;) {
         bytes_reserve(&c->in, c->in.len + 1);

@@ -7,6 +7,7 @@ API server's strict field validation does).
 """
 import functools
 import json
+import re
 import shutil
 import subprocess
 
@@ -106,9 +107,64 @@ def _crd_validator(kind):
     pytest.fail(f"no CRD for {CRD_GROUP} kind {kind}")
 
 
+# Kubernetes 1.28 serves ValidatingAdmissionPolicy only as admissionregistration.k8s.io/v1beta1,
+# a beta API the OpenAPI files above do not carry. Its v1 schema (1.30+, the same fields as 1.28's
+# v1beta1) comes with the npm package kubernetes-models in tests/cel (scripts/install-deps.sh).
+ADMISSION_POLICY_KINDS = {"ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding"}
+CEL_DIR = REPO / "tests/cel"
+
+
+def check_admission_policies(docs):
+    """Validate policies and bindings (v1, or v1beta1 read as v1) against the upstream schema."""
+    if not (CEL_DIR / "node_modules").is_dir():
+        pytest.fail(f"{CEL_DIR}/node_modules missing: run scripts/install-deps.sh")
+    as_v1 = [{**d, "apiVersion": "admissionregistration.k8s.io/v1"} for d in docs]
+    for d in docs:
+        assert d["apiVersion"] in ("admissionregistration.k8s.io/v1",
+                                   "admissionregistration.k8s.io/v1beta1"), d["apiVersion"]
+    out = subprocess.run(["node", str(CEL_DIR / "eval.mjs"), "--schema"],
+                         input=json.dumps({"objects": as_v1}), capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    errors = [f"{r['name']}: {r['error']}" for r in json.loads(out.stdout) if "error" in r]
+    assert not errors, errors
+    for d in docs:  # the package's validators allow any extra key; the API server does not
+        extra = _admission_unknown_fields(d["kind"], d)
+        assert not extra, f"{d['kind']}/{d['metadata']['name']}: unknown fields: {extra}"
+
+
+_ADMISSION_TS = CEL_DIR / "node_modules/kubernetes-models/admissionregistration.k8s.io/v1"
+_ADMISSION_REF = re.compile(r"IIoK8sApiAdmissionregistrationV1(\w+)")
+
+
+@functools.lru_cache(maxsize=None)
+def _admission_fields(type_name):
+    """{field: TypeScript type} of an admissionregistration/v1 type, from the package's .d.ts."""
+    text = (_ADMISSION_TS / f"{type_name}.d.ts").read_text()
+    body = re.search(r"^export interface \w+(?: extends \w+)? \{\n(.*?)^\}", text,
+                     re.S | re.M).group(1)
+    return dict(re.findall(r'^    "(\w+)"\??: (.+);$', body, re.M))
+
+
+def _admission_unknown_fields(type_name, doc, path=""):
+    """Keys that the admissionregistration/v1 type does not declare (metadata is not checked)."""
+    fields, out = _admission_fields(type_name), []
+    for k, v in doc.items():
+        if k not in fields:
+            out.append(f"{path}.{k}")
+            continue
+        ref = _ADMISSION_REF.search(fields[k])
+        for i, item in enumerate(v if isinstance(v, list) else [v]):
+            if ref and isinstance(item, dict):
+                out += _admission_unknown_fields(ref.group(1), item, f"{path}.{k}")
+    return out
+
+
 def check(doc):
     """Validate one object; the message names the object."""
     name = f"{doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+    if doc.get("kind") in ADMISSION_POLICY_KINDS:
+        check_admission_policies([doc])
+        return
     if doc.get("apiVersion", "").startswith(CRD_GROUP + "/"):
         errs = [e.message for e in _crd_validator(doc["kind"]).iter_errors(doc)]
         assert not errs, f"{name}: {errs}"

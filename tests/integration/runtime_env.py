@@ -14,20 +14,11 @@ import tempfile
 import pytest
 
 from conftest import BUILD
+from harness.mounts import unmount_under
 
 RUNTIME = BUILD / "src/runtime/reaper-runtime"
 PR_SET_CHILD_SUBREAPER = 36
 _libc = ctypes.CDLL(None, use_errno=True)
-
-
-def mountpoints():
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f]
-
-
-def umount_under(prefix):
-    for mp in sorted((m for m in mountpoints() if m.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mp], check=False)
 
 
 def reap_all():
@@ -40,17 +31,35 @@ def reap_all():
             return
 
 
-class Runtime:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.root = tmp / "root"
-        self.base = tmp / "base"
-        # Outside root and base: those are masked inside the overlay namespace.
-        self.host = pathlib.Path(tempfile.mkdtemp(prefix="reaper-rt-host-"))
+class OwnDirs:
+    """A test's own directories: tmp holds a private runtime root and overlay base, host is
+    outside both (they are masked inside the overlay namespace). remove() unmounts whatever is
+    left below them and deletes them; nothing else on the machine is looked at."""
+
+    def __init__(self, prefix):
+        self.tmp = pathlib.Path(tempfile.mkdtemp(prefix=f"{prefix}-"))
+        self.root = self.tmp / "root"
+        self.base = self.tmp / "base"
+        self.host = pathlib.Path(tempfile.mkdtemp(prefix=f"{prefix}-host-"))
+        self.owned = [self.tmp, self.host]
+
+    def upper(self, ns="default"):
+        return self.base / ns / "upper"
+
+    def remove(self):
+        unmount_under(*self.owned)
+        for d in self.owned:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+class Runtime(OwnDirs):
+    def __init__(self):
+        super().__init__("reaper-rt")
         # FIFOs for test<->workload rendezvous must sit on a filesystem the overlay shares with
         # the host (/dev here): a FIFO on the host root is a different pipe through overlayfs.
         self.shared = pathlib.Path(tempfile.mkdtemp(prefix="reaper-rt-", dir="/dev/shm"))
-        self.conf = tmp / "reaper.conf"
+        self.owned.append(self.shared)
+        self.conf = self.tmp / "reaper.conf"
         self.conf.write_text(f"REAPER_RUNTIME_ROOT={self.root}\nREAPER_OVERLAY_BASE={self.base}\n")
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("REAPER_")}
         self.env["REAPER_CONFIG"] = str(self.conf)
@@ -92,9 +101,6 @@ class Runtime:
             return self.cli("create", cid, "--bundle", bundle, *extra, stdout=f, stderr=f,
                             capture_output=False, check=check)
 
-    def upper(self, ns="default"):
-        return self.base / ns / "upper"
-
     def output(self, cid):
         return (self.host / f"{cid}.out").read_text()
 
@@ -111,8 +117,7 @@ class Runtime:
 @pytest.fixture
 def rt():
     assert RUNTIME.exists(), f"{RUNTIME} not built"
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="reaper-rt-"))
-    r = Runtime(tmp)
+    r = Runtime()
     assert _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
     try:
         yield r
@@ -122,7 +127,4 @@ def rt():
                 r.cli("delete", "--force", cid, check=False)
         reap_all()
         _libc.prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
-        umount_under(str(tmp))
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.rmtree(r.host, ignore_errors=True)
-        shutil.rmtree(r.shared, ignore_errors=True)
+        r.remove()

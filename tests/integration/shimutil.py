@@ -1,9 +1,8 @@
-"""Helpers shared by the shim tests: ctr runs on the reaper runtime, host inspections."""
-import os
-import pathlib
+"""Helpers shared by the shim tests: ctr runs on the reaper runtime, raw ttrpc frames.
+(/proc, mount table and waits: harness.procs, harness.mounts, harness.wait.)"""
+import contextlib
 import struct
 import subprocess
-import time
 
 REAPER = "io.containerd.reaper.v2"
 
@@ -27,74 +26,38 @@ def ctr_run_detached(containerd, image, cid, *cmd):
     return task_pid(containerd, cid)
 
 
-def task_pid(containerd, cid):
+@contextlib.contextmanager
+def detached_task(containerd, image, cid, *cmd):
+    """A task running for the with-block (yields its pid), killed and removed afterwards."""
+    pid = ctr_run_detached(containerd, image, cid, *cmd)
+    try:
+        yield pid
+    finally:
+        remove_task(containerd, cid)
+
+
+def _task_row(containerd, cid):
+    """cid's row of `ctr task ls` ([id, pid, status]), or None."""
     out = containerd.ctr("task", "ls", check=True).stdout
-    for line in out.splitlines()[1:]:
-        f = line.split()
-        if f and f[0] == cid:
-            return int(f[1])
-    raise AssertionError(f"task {cid} not listed:\n{out}")
+    return next((f for f in (line.split() for line in out.splitlines()[1:]) if f and f[0] == cid),
+                None)
+
+
+def task_pid(containerd, cid):
+    row = _task_row(containerd, cid)
+    assert row, f"task {cid} not listed"
+    return int(row[1])
 
 
 def task_status(containerd, cid):
-    out = containerd.ctr("task", "ls", check=True).stdout
-    for line in out.splitlines()[1:]:
-        f = line.split()
-        if f and f[0] == cid:
-            return f[2]
-    return None
+    row = _task_row(containerd, cid)
+    return row[2] if row else None
 
 
 def remove_task(containerd, cid):
     containerd.ctr("task", "kill", "-s", "SIGKILL", "-a", cid)
     containerd.ctr("task", "delete", "-f", cid)
     containerd.ctr("container", "rm", cid)
-
-
-def proc_state(pid):
-    """The state letter of /proc/<pid>/stat, or None if gone."""
-    try:
-        stat = pathlib.Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[0]
-
-
-def wait_for(pred, timeout=10.0, what="condition"):
-    """Bounded wait in TEST code only (the product never polls)."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what} not reached after {timeout}s")
-        time.sleep(0.02)
-
-
-def zombies_of(pids):
-    return [p for p in pids if proc_state(p) == "Z"]
-
-
-def mounts_under(path):
-    path = str(path)
-    with open("/proc/self/mountinfo") as f:
-        return [ln.split()[4] for ln in f if ln.split()[4].startswith(path)]
-
-
-def descendants(pid):
-    """All live descendants of pid (via /proc/*/stat ppid)."""
-    children = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                ppid = int(pathlib.Path(f"/proc/{d}/stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(d))
-    out, todo = [], [pid]
-    while todo:
-        for c in children.get(todo.pop(), []):
-            out.append(c)
-            todo.append(c)
-    return out
 
 
 # ---- raw ttrpc (the wire format in notes/containerd-shim-protocol.md): header, Request ----

@@ -2,7 +2,6 @@
 server for ReaperOverlay/Node/Namespace/ConfigMap watches and writes."""
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -12,6 +11,7 @@ import urllib.request
 import pytest
 
 from conftest import BUILD, REPO
+from harness.daemon import Daemon
 from kubeapi.helpers import wait_for
 from runtime_env import rt  # noqa: F401 - fixture
 
@@ -28,20 +28,18 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Agent:
+class Agent(Daemon):
     def __init__(self, tmp, runtime_conf, *args, api=None):
         assert AGENT.exists(), f"{AGENT} not built"
         self.port = free_port()
-        self.log = tmp / f"agent-{self.port}.log"
-        argv = [str(AGENT), "--listen", f"127.0.0.1:{self.port}", "--log-level", "debug", *args]
+        argv = [AGENT, "--listen", f"127.0.0.1:{self.port}", "--log-level", "debug", *args]
         if api is None:
             argv.append("--standalone")
         else:
-            argv += ["--kubeconfig", str(api.kubeconfig(tmp / "kubeconfig")), "--node-name", NODE]
+            argv += ["--kubeconfig", api.kubeconfig(tmp / "kubeconfig"), "--node-name", NODE]
         env = {k: v for k, v in os.environ.items() if not k.startswith("REAPER_")}
         env["REAPER_CONFIG"] = str(runtime_conf)
-        self.proc = subprocess.Popen(argv, env=env, stderr=open(self.log, "w"),
-                                     stdout=subprocess.DEVNULL)
+        super().__init__(argv, tmp / f"agent-{self.port}.log", env)
         wait_for(lambda: self.get("/healthz")[0] == 200, what="agent serving")
 
     def get(self, path, method="GET"):
@@ -60,15 +58,6 @@ class Agent:
             if line.startswith(line_prefix + " "):
                 return float(line.rsplit(" ", 1)[1])
         return None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(10)
-        return self.proc.returncode
-
-    def text(self):
-        return self.log.read_text()
 
 
 @pytest.fixture
@@ -143,6 +132,9 @@ def overlay_entry(st, ns, name):
 
 def test_overlay_reset_waits_for_workloads_then_delete(rt, api, agents, tmp_path):
     st = api.store
+    # As on a real cluster, the overlay's namespace exists: else namespace GC (every --resync)
+    # rightly removes the idle overlay as an orphan, racing the "overlay recreated" check.
+    st.create("namespaces", "", {"metadata": {"name": "team-a"}})
     st.create("reaperoverlays", "team-a", {"metadata": {"name": "grp",
                                                         "finalizers": ["reaper.io/overlay-cleanup"]},
                                            "spec": {"resetPolicy": "Manual"}})
@@ -167,13 +159,23 @@ def test_overlay_reset_waits_for_workloads_then_delete(rt, api, agents, tmp_path
     assert a.metric('reaper_overlay_operations_total{operation="reset",result="ok"}') == 1
 
     run_workload(rt, "again", "team-a", "echo y > /opt-agent2", overlay="grp")
-    wait_for(lambda: (upper / "opt-agent2").exists(), what="overlay recreated")
+    wait_for(lambda: rt.state("again")["status"] == "stopped", what="again exited")
+    assert (upper / "opt-agent2").read_text() == "y\n", "overlay not recreated"
     st.delete("reaperoverlays", "team-a", "grp")  # finalizer holds it: deletionTimestamp
     e = wait_for(lambda: (overlay_entry(st, "team-a", "grp") or {}).get("removed"),
                  what="removed")
     assert not (rt.base / "team-a/grp").exists()
     assert st.get("reaperoverlays", "team-a", "grp")["metadata"]["finalizers"] == [
         "reaper.io/overlay-cleanup"], "the agent never touches finalizers"
+    assert a.text().count("overlay team-a/grp: reset done") == 1, "one reset generation, one reset"
+
+
+def gc_pass(a, st, ns):
+    """Wait for a complete GC pass after what the test has seen: delete namespace ns (its watch
+    event queues a pass) and wait for the pass counter, read before, to move."""
+    runs = a.metric("reaper_gc_runs_total")
+    st.delete("namespaces", "", ns)
+    wait_for(lambda: a.metric("reaper_gc_runs_total") > runs, what="a GC pass")
 
 
 def test_namespace_overlay_reset_and_delete(rt, api, agents, tmp_path):
@@ -212,7 +214,7 @@ def test_namespace_overlay_reset_and_delete(rt, api, agents, tmp_path):
 
 def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, tmp_path):
     st = api.store
-    for ns in ("team-live", "team-c"):
+    for ns in ("team-live", "team-c", "sync-1", "sync-2"):
         st.create("namespaces", "", {"metadata": {"name": ns}})
     run_workload(rt, "l", "team-live", "echo > /etc/gc-a")
     run_workload(rt, "g", "team-gone", "echo > /etc/gc-b")
@@ -228,10 +230,13 @@ def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, 
     wait_for(lambda: not (rt.base / "team-mixed/upper").exists(), what="idle overlay removed")
     assert (rt.base / "team-mixed/busy/upper").is_dir(), "a busy named overlay was removed"
     assert not (rt.root / "ns/team-gone").exists()
+    gc_pass(a, st, "sync-1")
     assert (rt.base / "team-live/upper").exists() and (rt.base / "team-c/upper").exists()
     assert (rt.base / "team-busy/upper").exists(), "overlay of a running workload removed"
     st.delete("namespaces", "", "team-c")  # the watch event triggers GC at once
     wait_for(lambda: not (rt.base / "team-c").exists(), what="deleted namespace GC")
+    gc_pass(a, st, "sync-2")
+    assert (rt.base / "team-live/upper").exists() and (rt.base / "team-busy/upper").exists()
     assert a.metric('reaper_gc_removed_total{kind="overlay"}') == 3
     finish(rt, "b", pid)
     finish(rt, "m2", pid_m)
@@ -250,6 +255,8 @@ def test_stale_state_gc(rt, agents, tmp_path):
         os.utime(rt.root / cid, (old, old))
     a = start(agents, tmp_path, rt.conf, "--gc-grace", "60")
     wait_for(lambda: not (rt.root / "crashed").exists(), what="stale state removed")
+    # The first pass removed it: once counted, that pass has decided about the others too.
+    wait_for(lambda: a.metric("reaper_gc_runs_total"), what="first GC pass done")
     assert (rt.root / "live/state.json").exists() and (rt.root / "known/state.json").exists()
     assert a.metric('reaper_gc_removed_total{kind="state"}') == 1
     finish(rt, "live", pid2)

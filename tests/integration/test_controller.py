@@ -7,6 +7,7 @@ import time
 import pytest
 
 from conftest import BUILD
+from harness.daemon import Daemon
 from kubeapi.fake_apiserver import ApiError
 from kubeapi.helpers import wait_for
 
@@ -14,28 +15,14 @@ pytestmark = pytest.mark.controller
 NS = "default"
 
 
-class Ctl:
+class Ctl(Daemon):
     def __init__(self, api, tmp_path, name="ctl", *args):
-        self.log = tmp_path / f"{name}.log"
-        kc = api.kubeconfig(tmp_path / "kubeconfig")
+        """name is also its bearer token: the API server's request log tells them apart."""
+        kc = api.kubeconfig(tmp_path / f"{name}.kubeconfig", user=f"    token: {name}\n")
         binary = BUILD / "src/controller/reaper-controller"
         assert binary.exists(), f"{binary} not built"
-        self.proc = subprocess.Popen(
-            [str(binary), "--kubeconfig", str(kc), "--log-level", "debug", *args],
-            stderr=open(self.log, "w"), stdout=subprocess.DEVNULL)
-
-    def text(self):
-        return self.log.read_text()
-
-    def stop(self, sig=signal.SIGTERM):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        super().__init__([binary, "--kubeconfig", kc, "--log-level", "debug", *args],
+                         tmp_path / f"{name}.log")
 
 
 @pytest.fixture
@@ -135,6 +122,8 @@ def fake_agent(st, node, name, **fields):
 def test_overlay_gating_reset_and_deletion(api, ctl):
     st = api.store
     make_node(st, "node-a")
+    make_node(st, "node-b")  # reports later; known to the controller long before (entries of
+    # unknown nodes are dropped, and a new node does not bring the overlay back)
     rpod(st, "user", overlayName="ovl")
     s = wait_for(lambda: status(st, "reaperpods", "user").get("reason"), what="gated")
     assert s == "OverlayNotFound"
@@ -170,15 +159,26 @@ def test_overlay_gating_reset_and_deletion(api, ctl):
              what="auto reset")
     fake_agent(st, "node-a", "ovl", ready=True, observedResetGeneration=1, observedResetRequest=1)
     wait_for(lambda: status(st, "reaperoverlays", "ovl").get("phase") == "Ready", what="Ready 2")
-    time.sleep(0.5)
+    # One failure, one reset. Sync point: a second node reporting makes the controller decide
+    # again, and a pass writes the status only when it requests no reset.
+    fake_agent(st, "node-b", "ovl", ready=True, observedResetGeneration=1, observedResetRequest=1)
+    wait_for(lambda: overlay_message(st) == "Ready on 2 node(s)", what="node-b counted")
     assert st.get("reaperoverlays", NS, "ovl")["metadata"]["annotations"][
         "reaper.io/reset-request"] == "1", "one failure, one reset"
-    # Deletion waits for every node to remove its data.
+    # Deletion waits for every node to remove its data: the status says what it waits for.
     st.delete("reaperoverlays", NS, "ovl")
-    time.sleep(0.5)
-    assert st.get("reaperoverlays", NS, "ovl")["metadata"]["deletionTimestamp"]
+    deleting = "deleting: waiting for {} node(s) to remove overlay data"
+    wait_for(lambda: overlay_message(st) == deleting.format(2), what="deletion waits for both")
     fake_agent(st, "node-a", "ovl", ready=False, removed=True)
+    wait_for(lambda: overlay_message(st) == deleting.format(1), what="deletion waits for node-b")
+    assert st.get("reaperoverlays", NS, "ovl")["metadata"]["finalizers"] == [
+        "reaper.io/overlay-cleanup"], "finalizer dropped while node-b still has data"
+    fake_agent(st, "node-b", "ovl", ready=False, removed=True)
     wait_for(lambda: not st.objects["reaperoverlays"].get((NS, "ovl")), what="overlay gone")
+
+
+def overlay_message(st):
+    return status(st, "reaperoverlays", "ovl").get("message")
 
 
 def reset_request(st, name):
@@ -237,6 +237,10 @@ def test_daemonjob_nodes_retries_and_after(api, ctl):
     wait_for(lambda: st.get("reaperpods", NS, "first-node-a"), what="rpod a")
     wait_for(lambda: st.get("reaperpods", NS, "first-node-b"), what="rpod b")
     assert st.get("reaperpods", NS, "first-node-a")["spec"]["nodeName"] == "node-a"
+    # Status is written before the ReaperPods are created: it is the decision, seen positively.
+    s = wait_for(lambda: (x := status(st, "reaperdaemonjobs", "first")).get("totalNodes") == 2
+                 and x, what="first's nodes")
+    assert sorted(n["nodeName"] for n in s["nodeStatuses"]) == ["node-a", "node-b"], s
     assert not st.objects["reaperpods"].get((NS, "first-node-c"))
     assert not st.objects["reaperpods"].get((NS, "first-tainted"))
     wait_for(lambda: "waiting for first" in status(st, "reaperdaemonjobs", "second")
@@ -261,6 +265,10 @@ def test_daemonjob_nodes_retries_and_after(api, ctl):
     set_node_ready(st, "node-c", True)
     finish_rpod(st, "first-node-c", 0)
     wait_for(lambda: status(st, "reaperdaemonjobs", "first").get("totalNodes") == 3, what="3")
+    # second has been reconciled against first's current state (its message names that phase).
+    wait_for(lambda: status(st, "reaperdaemonjobs", "second").get("message") ==
+             f"waiting for first ({status(st, 'reaperdaemonjobs', 'first')['phase']})",
+             what="second sees first's phase")
     assert not st.objects["reaperpods"].get((NS, "second-node-a"))
     # A spec change re-runs every node; with node-b succeeding, first completes.
     st.patch("reaperdaemonjobs", NS, "first", "merge", {"spec": {"args": ["v2"]}})
@@ -352,6 +360,11 @@ def lease_holder(st):
         return None
 
 
+def lease_reads(st, token):
+    return sum(1 for m, plural, _, name, _, t in list(st.requests)
+               if (m, plural, name, t) == ("GET", "leases", "reaper-controller", token))
+
+
 def test_leader_election_failover(api, tmp_path):
     st = api.store
     args = ["--lease-namespace", NS, "--lease-duration", "3", "--renew-deadline", "2",
@@ -362,8 +375,10 @@ def test_leader_election_failover(api, tmp_path):
     try:
         rpod(st, "led")
         wait_for(lambda: st.get("pods", NS, "led"), what="pod by leader")
-        time.sleep(1.5)
-        assert "running" in a.text() and "running" not in b.text(), b.text()
+        # b has read the lease twice (every --retry-period): its first decision is made.
+        wait_for(lambda: lease_reads(st, "b") >= 2, what="b tried for the lease")
+        assert "running" in a.text() and "acquired" not in b.text(), b.text()
+        assert lease_holder(st) == "ctl-a"
         a.stop(signal.SIGKILL)  # no release: b must wait for the lease to expire
         killed = time.monotonic()
         wait_for(lambda: lease_holder(st) == "ctl-b", timeout=15, what="b takes over")

@@ -3,12 +3,13 @@ kind/kubeadm kubeconfigs authenticate (marker `controller`)."""
 import base64
 import ssl
 import subprocess
-import time
 
 import pytest
 
 from conftest import BUILD
-from kubeapi.fake_apiserver import ApiError, FakeApiServer
+from harness.daemon import Daemon
+from kubeapi.fake_apiserver import FakeApiServer
+from kubeapi.helpers import wait_for
 
 pytestmark = pytest.mark.controller
 
@@ -44,22 +45,13 @@ def test_tls_with_client_certificate(tmp_path):
         cluster_extra=f"    certificate-authority-data: {b64(tmp_path / 'ca.crt')}\n",
         user=f"    client-certificate-data: {b64(tmp_path / 'client.crt')}\n"
              f"    client-key-data: {b64(tmp_path / 'client.key')}\n")
-    log = tmp_path / "ctl.log"
-    proc = subprocess.Popen([str(BUILD / "src/controller/reaper-controller"), "--kubeconfig",
-                             str(kc), "--leader-elect=false"], stderr=open(log, "w"))
+    ctl = Daemon([BUILD / "src/controller/reaper-controller", "--kubeconfig", kc,
+                  "--leader-elect=false"], tmp_path / "ctl.log")
     try:
         api.store.create("reaperpods", "default", {"metadata": {"name": "tls"},
                                                    "spec": {"command": ["true"]}})
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            try:
-                api.store.get("pods", "default", "tls")
-                break
-            except ApiError:
-                time.sleep(0.05)
-        else:
-            pytest.fail("no Pod over TLS:\n" + log.read_text())
+        wait_for(lambda: api.store.get("pods", "default", "tls"),
+                 what=lambda: "a Pod over TLS:\n" + ctl.text())
     finally:
-        proc.terminate()
-        assert proc.wait(10) == 0, log.read_text()
+        assert ctl.stop() == 0, ctl.text()
         api.stop()

@@ -9,7 +9,7 @@ import pytest
 
 from harness.containerd import Containerd
 from harness.cri import CriClient
-from harness.procs import mounts_under
+from harness.mounts import mounts_under
 
 pytestmark = [pytest.mark.shim, pytest.mark.runc]
 HANDLER = "runc"

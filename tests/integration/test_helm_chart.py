@@ -170,7 +170,8 @@ def test_containerd_is_left_alone_by_default():
 @pytest.mark.parametrize("values", [{"node": {"instalPath": "/x"}}, {"controler": {}},
                                     {"agent": {"resources": {"limit": {"memory": "1Gi"}}}},
                                     {"config": {"dnsMode": "none"}},
-                                    {"runtimeClass": {"name": "Not_Valid"}}],
+                                    {"runtimeClass": {"name": "Not_Valid"}},
+                                    {"policy": {"enable": True}}],
                          ids=lambda v: json.dumps(v))
 def test_schema_refuses_unknown_keys_and_bad_values(values):
     with pytest.raises(jsonschema.ValidationError):
@@ -199,6 +200,20 @@ def test_optional_components_can_be_turned_off():
     assert not any(n in ("reaper-controller", "reaper-agent") for _, n in names), names
     assert ("RuntimeClass", "reaper-v2") not in names
     assert ("DaemonSet", "reaper-node") in names
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta1"])
+def test_policy_value_renders_the_generated_policy(version):
+    """policy.enabled renders deploy/policy/<apiVersion> (docs/admission.md); off by default."""
+    assert not any(o["kind"].startswith("ValidatingAdmissionPolicy") for o in render_chart(CHART))
+    objs = render_chart(CHART, namespace="ops",
+                        values={"policy": {"enabled": True, "apiVersion": version}})
+    chart = [o for o in objs if o["kind"].startswith("ValidatingAdmissionPolicy")]
+    plain = [d for d in yaml.safe_load_all(
+        (REPO / f"deploy/policy/{version}/policy.yaml").read_text()) if d]
+    assert chart == plain
+    for o in chart:
+        check(o)
 
 
 @pytest.mark.parametrize("text", ['{{ include "x" . }}', "{{ .Values.a | upper }}",

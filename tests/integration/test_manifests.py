@@ -10,8 +10,8 @@ from conftest import REPO
 from k8s_schema import check, crd_schema, kustomize, plain
 
 CRDS = sorted((REPO / "deploy/crds").glob("*.reaper.io.yaml"))
-MANIFESTS = sorted(p for d in ("controller", "node", "agent") for p in (REPO / "deploy" / d).glob("*.yaml")
-                   if p.name != "kustomization.yaml")
+MANIFESTS = sorted(p for d in ("controller", "node", "agent", "policy/v1", "policy/v1beta1")
+                   for p in (REPO / "deploy" / d).glob("*.yaml") if p.name != "kustomization.yaml")
 
 
 def test_validation_catches_mistakes():

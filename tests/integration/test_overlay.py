@@ -3,42 +3,28 @@ test-only tool tests/tools/overlay-exec (the runtime CLI wraps the same library 
 import hashlib
 import os
 import pathlib
-import shutil
 import subprocess
-import tempfile
 
 import pytest
 
 from conftest import BUILD
+from harness.mounts import is_under, mount_table, mountpoints
+from runtime_env import OwnDirs
 
 TOOL = BUILD / "tests/tools/overlay-exec"
 
 
-def mountpoints():
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f]
-
-
 def ours(env, mps):
-    """Mount points this test could have caused: its own dirs and the host paths it touches.
-    (Other suites may mount and unmount elsewhere concurrently on a developer machine.)"""
-    mine = (str(env.tmp), str(env.data))
+    """Mount points this test could have caused: below its own dirs, and exactly the host paths
+    the workloads write to (an overlay leaking onto the host would stack a mount there).
+    Other work mounts and unmounts elsewhere concurrently: everything else is left out."""
     touched = {"/", "/usr", "/tmp", "/etc", "/opt", "/dev", "/dev/null", "/dev/shm", "/run"}
-    return [m for m in mps if m.startswith(mine) or m in touched]
+    return [m for m in mps if is_under(m, *env.owned) or m in touched]
 
 
-def umount_under(prefix):
-    for mp in sorted((m for m in mountpoints() if m.startswith(prefix)), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mp], check=False)
-
-
-class Env:
-    def __init__(self, tmp):
-        self.tmp = tmp
-        self.root = tmp / "root"
-        self.base = tmp / "base"
-        # Host-side data lives outside root and base (those are masked inside the namespace).
-        self.data = pathlib.Path(tempfile.mkdtemp(prefix="reaper-ovl-data-"))
+class Env(OwnDirs):
+    def __init__(self):
+        super().__init__("reaper-ovl")
 
     def args(self, ns="default", name=None, extra=()):
         a = [str(TOOL), "--root", str(self.root), "--base", str(self.base), "--ns", ns]
@@ -53,22 +39,15 @@ class Env:
             assert p.returncode == 0, p.stderr
         return p
 
-    def upper(self, ns="default"):
-        return self.base / ns / "upper"
-
 
 @pytest.fixture
 def env():
     assert TOOL.exists(), f"{TOOL} not built"
-    tmp = pathlib.Path(tempfile.mkdtemp(prefix="reaper-ovl-"))
-    e = Env(tmp)
+    e = Env()
     before = ours(e, mountpoints())
     yield e
-    umount_under(str(tmp))
-    umount_under(str(e.data))
+    e.remove()
     assert ours(e, mountpoints()) == before
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.rmtree(e.data, ignore_errors=True)
 
 
 def sha(path):
@@ -122,10 +101,10 @@ def test_shadow_is_masked_and_host_untouched(env):
 
 @pytest.mark.runtime
 def test_masked_dir_and_file_and_allowlist(env):
-    secret_dir = env.data / "secret-dir"
+    secret_dir = env.host / "secret-dir"
     secret_dir.mkdir()
     (secret_dir / "key").write_text("private")
-    secret_file = env.data / "token"
+    secret_file = env.host / "token"
     secret_file.write_text("tok")
     extra = ["--filter-path", str(secret_dir), "--filter-path", str(secret_file),
              "--allow", "/etc/shadow"]
@@ -156,7 +135,7 @@ def test_useradd_style_rename_over_shadow_survives_recreation(env):
 def test_concurrent_per_container_mounts_are_private(env):
     procs = []
     for i in (1, 2):
-        src = env.data / f"src{i}"
+        src = env.host / f"src{i}"
         src.mkdir()
         (src / "f").write_text(f"content{i}\n")
         procs.append(subprocess.Popen(
@@ -174,7 +153,7 @@ def test_concurrent_per_container_mounts_are_private(env):
 
 @pytest.mark.runtime
 def test_readonly_mount_rejects_writes(env):
-    src = env.data / "ro"
+    src = env.host / "ro"
     src.mkdir()
     p = env.run("echo x > /data/new", extra=["--mount", f"{src}:/data:ro"], check=False)
     assert p.returncode != 0
@@ -188,7 +167,7 @@ def test_readonly_mount_rejects_writes(env):
 
 @pytest.mark.runtime
 def test_missing_source_names_the_mount(env):
-    missing = env.data / "nope"
+    missing = env.host / "nope"
     p = env.run("true", extra=["--mount", f"{missing}:/data"], check=False)
     assert p.returncode == 1
     assert f"mount /data: source {missing}: No such file or directory" in p.stderr
@@ -196,16 +175,15 @@ def test_missing_source_names_the_mount(env):
 
 @pytest.mark.runtime
 def test_host_gains_only_the_pins(env):
-    before = mountpoints()
-    src = env.data / "m"
+    before = ours(env, mountpoints())
+    src = env.host / "m"
     src.mkdir()
     env.run("true", extra=["--mount", f"{src}:/data"])
     env.run("true", ns="other", extra=["--filter-path", "/dev/null"])
     gained = [m for m in ours(env, mountpoints()) if m not in before]
     root = str(env.root)
     assert sorted(gained) == sorted([f"{root}/ns", f"{root}/ns/default", f"{root}/ns/other"])
-    with open("/proc/self/mountinfo") as f:
-        info = {line.split()[4]: line for line in f}
+    info = {mp: " ".join(fields) for mp, fields in mount_table()}
     assert " nsfs " in info[f"{root}/ns/default"]
     assert "unbindable" in info[f"{root}/ns"]
 
@@ -238,7 +216,10 @@ def test_failure_refuses_and_leaves_no_pin(env):
 @pytest.mark.runtime
 def test_destroy_unpins_and_removes_layers(env):
     env.run("echo 1 > /opt/gone")
+    lock = env.root / "locks" / "default.lock"
+    assert lock.exists()
     subprocess.run(env.args(extra=["--destroy"]), check=True)
+    assert not lock.exists(), "a destroyed overlay's lock file stays behind"
     assert not (env.base / "default").exists()
     assert str(env.root / "ns" / "default") not in mountpoints()
     assert env.run("cat /opt/gone", check=False).returncode != 0

@@ -1,7 +1,6 @@
 """Release node binaries are static (run on any Linux of the arch); `make install` honours
 PREFIX and DESTDIR."""
 import os
-import pathlib
 import subprocess
 
 import pytest

@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from runtime_env import RUNTIME, mountpoints, rt  # noqa: F401  (rt is a fixture)
+from harness.mounts import mounts_under
+from runtime_env import RUNTIME, rt  # noqa: F401  (rt is a fixture)
 
 pytestmark = pytest.mark.runtime
 
@@ -65,11 +66,6 @@ def test_start_after_init_died(rt):
     assert "c1" in p.stderr
 
 
-def pids_alive(pids):
-    return [p for p in pids if os.path.exists(f"/proc/{p}") and
-            open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
-
-
 def start_with_child(rt, cid, extra=""):
     """A workload whose child also runs; returns (init pid, child pid). The child's pid comes
     through a FIFO: opening it blocks until the workload writes, no polling."""
@@ -88,8 +84,7 @@ def test_kill_signals_process_group(rt):
     assert rt.state("c1")["status"] == "running"
     rt.cli("kill", "c1", "KILL")
     assert rt.wait_exit(pid) == 137
-    os.waitpid(child, 0)  # reparented to us (subreaper) once sh died; returns once it is dead
-    assert not pids_alive([pid, child])
+    assert rt.wait_exit(child) == 137  # reparented to us (subreaper) once sh died
     # kill on an exited process succeeds.
     rt.cli("kill", "c1", "TERM")
     rt.cli("kill", "c1", "9", "--all")
@@ -100,12 +95,12 @@ def test_kill_all_reaches_setsid_child(rt):
     pid, child = start_with_child(rt, "c1", extra="setsid")
     rt.cli("kill", "--all", "c1", "SIGKILL")
     assert rt.wait_exit(pid) == 137
-    os.waitpid(child, 0)
-    assert not pids_alive([child])
+    assert rt.wait_exit(child) == 137
 
 
 def test_delete_running_needs_force_and_cleans_up(rt):
-    before = set(mountpoints())
+    mine = (rt.tmp, rt.host, rt.shared)  # the runtime's root and overlay base are in rt.tmp
+    before = set(mounts_under(*mine))
     pid, child = start_with_child(rt, "c1")
     p = rt.cli("delete", "c1", check=False)
     assert p.returncode == 1
@@ -114,10 +109,8 @@ def test_delete_running_needs_force_and_cleans_up(rt):
     assert not (rt.root / "c1").exists()
     # delete returned after the init exited: it is a zombie waiting for us (the subreaper).
     assert os.waitpid(pid, os.WNOHANG)[0] == pid
-    os.waitpid(child, 0)
-    assert not os.path.exists(f"/proc/{pid}")
-    assert not pids_alive([child])
-    new = set(mountpoints()) - before
+    assert rt.wait_exit(child) == 137
+    new = set(mounts_under(*mine)) - before
     # Left: the root's own shared mount and the overlay's pin (both by design).
     assert all(m == str(rt.root) or m.startswith(str(rt.root / "ns")) for m in new), new
     # Missing containers: an error without --force, success with it.

@@ -72,28 +72,16 @@ def test_console_socket_pty(rt):
     assert out == f"{name}\n30 100\nhello\n"
 
 
-def test_terminal_without_console_socket_fails(rt):
-    b = rt.bundle(["true"], terminal=True)
-    p = rt.create("c1", b, check=False)
+@pytest.mark.parametrize("args,kw,message", [
+    (["true"], {"terminal": True}, "console socket"),
+    (["no-such-binary-xyz"], {},
+     'reaper-runtime: exec: "no-such-binary-xyz": executable file not found in $PATH'),
+    (["true"], {"cwd": "/no/such/dir"}, "/no/such/dir"),
+], ids=["terminal-without-console-socket", "missing-executable", "bad-cwd"])
+def test_create_fails_naming_the_cause(rt, args, kw, message):
+    p = rt.create("c1", rt.bundle(args, **kw), check=False)
     assert p.returncode == 1
-    assert "console socket" in rt.output("c1")
-    assert not (rt.root / "c1").exists()
-
-
-def test_missing_executable(rt):
-    b = rt.bundle(["no-such-binary-xyz"])
-    p = rt.create("c1", b, check=False)
-    assert p.returncode == 1
-    assert ('reaper-runtime: exec: "no-such-binary-xyz": executable file not found in $PATH'
-            in rt.output("c1"))
-    assert not (rt.root / "c1").exists()
-
-
-def test_bad_cwd(rt):
-    b = rt.bundle(["true"], cwd="/no/such/dir")
-    p = rt.create("c1", b, check=False)
-    assert p.returncode == 1
-    assert "/no/such/dir" in rt.output("c1")
+    assert message in rt.output("c1")
     assert not (rt.root / "c1").exists()
 
 

@@ -10,7 +10,8 @@ import tomllib
 import pytest
 
 from conftest import BUILD, REPO
-from runtime_env import RUNTIME, mountpoints, rt  # noqa: F401  (rt is a fixture)
+from harness.mounts import mountpoints
+from runtime_env import RUNTIME, rt  # noqa: F401  (rt is a fixture)
 
 pytestmark = pytest.mark.runtime
 
@@ -34,10 +35,16 @@ def mount_ids(lines):
     return [line.split()[0] for line in lines.splitlines()]
 
 
+def sandbox(rt):
+    """A pod sandbox: create records its state and runs nothing (no overlay namespace is
+    pinned; pinning one from a private test namespace is not what is tested here)."""
+    return rt.bundle(["pause"], annotations={"io.kubernetes.cri.container-type": "sandbox"})
+
+
 def test_first_use_makes_the_root_a_shared_mount_and_a_second_use_changes_nothing(rt):
-    b = rt.bundle(["true"])
+    b = sandbox(rt)
     before, first, second, out = in_private_ns(
-        rt, f'info; "$R" run c1 --bundle {b}; info; "$R" run c2 --bundle {b}; info; '
+        rt, f'info; "$R" create c1 --bundle {b}; info; "$R" create c2 --bundle {b}; info; '
             f'"$R" setup-root')
     assert before == ""
     assert len(mount_ids(first)) == 1, first  # one mount of its own, not stacked
@@ -60,8 +67,8 @@ def test_an_existing_private_mount_is_made_shared_in_place(rt):
 
 
 def test_shared_root_can_be_turned_off(rt):
-    b = rt.bundle(["true"])
-    after, out = in_private_ns(rt, f'"$R" run c1 --bundle {b}; info; "$R" setup-root',
+    b = sandbox(rt)
+    after, out = in_private_ns(rt, f'"$R" create c1 --bundle {b}; info; "$R" setup-root',
                                env={"REAPER_SHARED_ROOT": "false"})
     assert after == "" and rt.root.is_dir()
     assert out == f"{rt.root}: left alone (REAPER_SHARED_ROOT=false)\n"

@@ -1,11 +1,13 @@
 """containerd-shim-reaper-v2 driven through CRI exactly as kubelet drives it."""
+import concurrent.futures
 import os
 import pathlib
-import concurrent.futures
 
 import pytest
 
-from shimutil import descendants, mounts_under, proc_state, wait_for
+from harness.mounts import mounts_under
+from harness.procs import Watched, descendants, proc_state
+from harness.wait import wait_for
 
 pytestmark = pytest.mark.shim
 H = "reaper-v2"
@@ -145,17 +147,21 @@ def test_ten_pods_at_once(cri):
 
 
 def test_nothing_left_after_pod_removal(cri, containerd):
+    sockets = containerd.dirs["reaper_root"] / "s"
+    sockets_before = set(sockets.iterdir()) if sockets.exists() else set()
+    before = set(containerd.reaper_shim_pids())
     pod = cri.run_pod("cleanup", namespace="team-d", runtime_handler=H)
     cid = cri.run_container(pod, "sleeper", command=["/bin/sh", "-c", "sleep 1000 & wait"])
-    shims = containerd.shim_pids()
-    assert shims
+    shims = [Watched(p) for p in set(containerd.reaper_shim_pids()) - before]
+    assert len(shims) == 1, shims  # this pod's
     cri.stop_pod(pod)
     cri.remove_pod(pod)
     root = containerd.dirs["reaper_root"]
-    wait_for(lambda: not [d for d in root.iterdir() if d.name == cid], what="state removed")
-    wait_for(lambda: not any(proc_state(p) for p in shims if _reaper_shim(p)),
+    wait_for(lambda: not (root / cid).exists(), what="state removed")
+    wait_for(lambda: all(s.exited() for s in shims),
              what="pod shim exited")
-    assert not [d for d in root.iterdir() if len(d.name) == 64], list(root.iterdir())
+    assert not (root / pod.id).exists() and not (root / cid).exists()
+    assert not set(sockets.iterdir()) - sockets_before, "the pod's shim left its socket behind"
     # Only the root's own shared mount and the overlay namespace pins stay mounted (by design;
     # the pins until the agent resets them).
     assert all(m in (str(root), f"{root}/ns") or m.startswith(f"{root}/ns/")
@@ -163,24 +169,17 @@ def test_nothing_left_after_pod_removal(cri, containerd):
     assert not [p for p in descendants(os.getpid()) if proc_state(p) == "Z"]
 
 
-def _reaper_shim(pid):
-    try:
-        return b"reaper" in pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-
-
 def test_one_shim_per_pod(cri, containerd):
-    before = {p for p in containerd.shim_pids() if _reaper_shim(p)}
+    before = set(containerd.reaper_shim_pids())
     pod = cri.run_pod("grouped", runtime_handler=H)
     cri.run_container(pod, "one", command=["sleep", "1000"])
     cri.run_container(pod, "two", command=["sleep", "1000"])
     cri.run_container(pod, "three", command=["sleep", "1000"])
-    new = {p for p in containerd.shim_pids() if _reaper_shim(p)} - before
+    new = set(containerd.reaper_shim_pids()) - before
     assert len(new) == 1, new  # sandbox + 3 containers, one shim process
     other = cri.run_pod("other-pod", runtime_handler=H)
     cri.run_container(other, "x", command=["sleep", "1000"])
-    assert len({p for p in containerd.shim_pids() if _reaper_shim(p)} - before) == 2
+    assert len(set(containerd.reaper_shim_pids()) - before) == 2
 
 
 def test_large_log_burst_is_complete(cri):

@@ -6,8 +6,10 @@ import subprocess
 
 import pytest
 
-from shimutil import (REAPER, ctr_cmd, ctr_run, ctr_run_detached, proc_state, remove_task,
-                      task_status, wait_for)
+from harness.procs import Watched, proc_state
+from harness.wait import wait_for
+from shimutil import (REAPER, ctr_cmd, ctr_run, ctr_run_detached, detached_task, remove_task,
+                      task_status)
 
 pytestmark = pytest.mark.shim
 
@@ -44,18 +46,14 @@ def test_kill_running_task(containerd, test_image):
 
 
 def test_exec_and_exit_code(containerd, test_image):
-    ctr_run_detached(containerd, test_image, "execbox", "sleep", "1000")
-    try:
+    with detached_task(containerd, test_image, "execbox", "sleep", "1000"):
         r = containerd.ctr("task", "exec", "--exec-id", "e1", "execbox", "sh", "-c",
                            "echo from-exec; echo err >&2; exit 7")
         assert (r.returncode, r.stdout, r.stderr.strip()) == (7, "from-exec\n", "err")
-    finally:
-        remove_task(containerd, "execbox")
 
 
 def test_exec_tty(containerd, test_image):
-    ctr_run_detached(containerd, test_image, "ttybox", "sleep", "1000")
-    try:
+    with detached_task(containerd, test_image, "ttybox", "sleep", "1000"):
         inner = " ".join(ctr_cmd(containerd, "task", "exec", "-t", "--exec-id", "t1", "ttybox",
                                  "tty"))
         # ctr -t needs a terminal of its own: script(1) provides one.
@@ -63,34 +61,27 @@ def test_exec_tty(containerd, test_image):
                            text=True, env=containerd.env(), timeout=30)
         assert r.returncode == 0, r.stdout + r.stderr
         assert "/dev/pts/" in r.stdout
-    finally:
-        remove_task(containerd, "ttybox")
 
 
 def test_pause_resume_stops_process_tree(containerd, test_image):
-    pid = ctr_run_detached(containerd, test_image, "pausebox", "sh", "-c", "sleep 1000 & wait")
-    try:
+    with detached_task(containerd, test_image, "pausebox", "sh", "-c",
+                       "sleep 1000 & wait") as pid:
         containerd.ctr("task", "pause", "pausebox", check=True)
         assert task_status(containerd, "pausebox") == "PAUSED"
         assert proc_state(pid) == "T"
         containerd.ctr("task", "resume", "pausebox", check=True)
         assert task_status(containerd, "pausebox") == "RUNNING"
         assert proc_state(pid) in ("S", "R")
-    finally:
-        remove_task(containerd, "pausebox")
 
 
 def test_pids_lists_the_tree(containerd, test_image):
-    pid = ctr_run_detached(containerd, test_image, "psbox", "sh", "-c",
-                           "sleep 1000 & sleep 1001 & wait")
-    try:
+    with detached_task(containerd, test_image, "psbox", "sh", "-c",
+                       "sleep 1000 & sleep 1001 & wait") as pid:
         wait_for(lambda: len(containerd.ctr("task", "ps", "psbox").stdout.split("\n")) >= 5,
                  what="children started")
         out = containerd.ctr("task", "ps", "psbox", check=True).stdout
         pids = {int(line.split()[0]) for line in out.splitlines()[1:] if line.strip()}
         assert pid in pids and len(pids) >= 3, out
-    finally:
-        remove_task(containerd, "psbox")
 
 
 def test_fast_true_100_times(containerd, test_image):
@@ -118,17 +109,13 @@ def test_stdin_roundtrip(containerd, test_image):
 
 
 def test_no_shim_left_after_runs(containerd, test_image):
-    ctr_run(containerd, test_image, "last", "/bin/true")
-    wait_for(lambda: not [p for p in containerd.shim_pids() if _is_reaper(p)],
-             what="reaper shims gone")
-
-
-def _is_reaper(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"reaper" in f.read()
-    except OSError:
-        return False
+    before = set(containerd.reaper_shim_pids())
+    ctr_run_detached(containerd, test_image, "last", "sleep", "1000")
+    shims = [Watched(p) for p in set(containerd.reaper_shim_pids()) - before]
+    assert len(shims) == 1, shims  # the one this task started
+    remove_task(containerd, "last")
+    wait_for(lambda: all(s.exited() for s in shims),
+             what="the task's shim gone")
 
 
 def test_events_reach_containerd_in_order(containerd, test_image):

@@ -150,7 +150,10 @@ static void test_events_survive_server_restart(void **state)
     f.srv = test_server_start(t.path, fake_handler, &f);
     struct events *ev = NULL;
     rerr *err = NULL;
-    assert_int_equal(events_start(t.address, "k8s.io", &ev, &err), 0);
+    /* 1 ms doubling over 11 attempts: a 1 s budget for the restart, spent only while down */
+    struct events_config cfg = {
+        .address = t.address, .ns = "k8s.io", .attempts = 11, .backoff_first_ms = 1};
+    assert_int_equal(events_start_config(&cfg, &ev, &err), 0);
     for (uint32_t i = 0; i < 10; i++)
         publish_start(ev, i);
     pthread_mutex_lock(&f.mu);
@@ -174,12 +177,30 @@ static void test_events_dropped_without_server(void **state)
 {
     struct events *ev = NULL;
     rerr *err = NULL;
-    assert_int_equal(events_start("unix:///nonexistent/ttrpc.sock", "default", &ev, &err), 0);
-    publish_start(ev, 0);
+    /* 6 attempts, 2 ms doubling: 2+4+8+16+32 = 62 ms of backoff before the event is dropped */
+    struct events_config cfg = {.address = "unix:///nonexistent/ttrpc.sock",
+                                .ns = "default",
+                                .attempts = 6,
+                                .backoff_first_ms = 2};
     uint64_t t0 = monotonic_ns();
+    assert_int_equal(events_start_config(&cfg, &ev, &err), 0);
+    publish_start(ev, 0);
     events_stop(ev); /* gives up after the retries instead of hanging */
     uint64_t took_ms = (monotonic_ns() - t0) / 1000000;
-    assert_true(took_ms >= 500 && took_ms < 10000);
+    /* below the default schedule's 1550 ms: the injected one is what ran */
+    assert_true(took_ms >= 62 && took_ms < 1500);
+}
+
+static void test_events_too_many_attempts(void **state)
+{
+    struct events *ev = NULL;
+    rerr *err = NULL;
+    struct events_config cfg = {
+        .address = "unix:///x.sock", .attempts = EVENTS_MAX_ATTEMPTS + 1, .backoff_first_ms = 1};
+    assert_int_equal(events_start_config(&cfg, &ev, &err), -EINVAL);
+    assert_null(ev);
+    assert_non_null(strstr(rerr_msg(err), "17 attempts, at most 16"));
+    rerr_free(err);
 }
 
 static void test_events_bad_address(void **state)
@@ -198,6 +219,7 @@ int main(void)
         cmocka_unit_test(test_events_survive_server_restart),
         cmocka_unit_test(test_events_dropped_without_server),
         cmocka_unit_test(test_events_bad_address),
+        cmocka_unit_test(test_events_too_many_attempts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,9 +4,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "cmdline.h"
+#include "log.h"
 #include "err.h"
 #include "util.h"
 
@@ -71,11 +75,68 @@ static void test_valid_id(void **state)
     assert_false(is_valid_id("-a"));
 }
 
+struct cl_target {
+    const char *name, *ns;
+    bool flag, elect;
+    unsigned secs, out;
+    enum log_level level;
+};
+
+static int run_cmdline(struct cl_target *t, char **argv)
+{
+    static const char *const outputs[] = {"text", "json", NULL};
+    const struct cmdline_opt table[] = {
+        {.name = "name", .kind = CL_STRING, .target = &t->name},
+        {.name = "ns", .kind = CL_STRING_EMPTY, .target = &t->ns},
+        {.name = "flag", .kind = CL_FLAG, .target = &t->flag},
+        {.name = "elect", .kind = CL_BOOL, .target = &t->elect},
+        {.name = "secs", .kind = CL_SECONDS, .target = &t->secs, .min = 1, .max = 10},
+        {.name = "log-level", .kind = CL_LOG_LEVEL, .target = &t->level},
+        {.name = "output", .kind = CL_CHOICE, .target = &t->out, .choices = outputs},
+        {0},
+    };
+    const struct cmdline cl = {.program = "prog", .usage = "usage: prog\n", .opts = table};
+    int argc = 0;
+    while (argv[argc])
+        argc++;
+    optind = 0; /* a fresh getopt scan per call */
+    return cmdline_parse(&cl, argc, argv);
+}
+
+static void test_cmdline(void **state)
+{
+    struct cl_target t = {.ns = "keep", .level = LOG_LVL_INFO};
+    char *ok[] = {"prog",   "--name", "a",           "--ns=", "--flag", "--elect",
+                  "--secs", "10",     "--log-level", "debug", NULL};
+    assert_int_equal(run_cmdline(&t, ok), 0);
+    assert_string_equal(t.name, "a");
+    assert_null(t.ns); /* empty means unset */
+    assert_true(t.flag && t.elect);
+    assert_int_equal(t.secs, 10);
+    assert_int_equal(t.level, LOG_LVL_DEBUG);
+    char *off[] = {"prog", "--elect=false", "--output", "json", NULL};
+    assert_int_equal(run_cmdline(&t, off), 0);
+    assert_false(t.elect);
+    assert_int_equal(t.out, 1);
+    char *bad[][4] = {{"prog", "--secs", "11", NULL},  {"prog", "--secs", "0", NULL},
+                      {"prog", "--elect=maybe", NULL}, {"prog", "--log-level", "loud", NULL},
+                      {"prog", "--nope", NULL},        {"prog", "extra", NULL},
+                      {"prog", "--name", NULL},        {"prog", "--output", "yaml", NULL}};
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "we"); /* the messages are for people */
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+        assert_int_equal(run_cmdline(&t, bad[i]), -EINVAL);
+    fclose(stderr);
+    stderr = saved;
+    assert_int_equal(t.secs, 10); /* a rejected value leaves the target alone */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rerr_wrap_and_codes),
         cmocka_unit_test(test_parse_int),
+        cmocka_unit_test(test_cmdline),
         cmocka_unit_test(test_strv_split),
         cmocka_unit_test(test_dns_label),
         cmocka_unit_test(test_valid_id),

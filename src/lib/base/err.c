@@ -1,4 +1,5 @@
 #include "err.h"
+#include "util.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -24,19 +25,11 @@ static _must_check_ int fill(rerr **err, int errnum, char *msg)
     return -errnum;
 }
 
-__attribute__((format(printf, 1, 0))) static char *vformat(const char *fmt, va_list ap)
-{
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    return s;
-}
-
 int rerr_set(rerr **err, int errnum, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *base = vformat(fmt, ap);
+    char *base = xvasprintf(fmt, ap);
     va_end(ap);
     if (errnum == 0)
         return fill(err, errnum, base);
@@ -51,7 +44,7 @@ int rerr_setx(rerr **err, int errnum, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = vformat(fmt, ap);
+    char *msg = xvasprintf(fmt, ap);
     va_end(ap);
     return fill(err, errnum, msg);
 }
@@ -62,7 +55,7 @@ int rerr_wrap(rerr **err, const char *fmt, ...)
         return -EIO;
     va_list ap;
     va_start(ap, fmt);
-    char *ctx = vformat(fmt, ap);
+    char *ctx = xvasprintf(fmt, ap);
     va_end(ap);
     char *msg = NULL;
     if (asprintf(&msg, "%s: %s", ctx, (*err)->msg) < 0)

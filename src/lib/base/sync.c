@@ -19,7 +19,7 @@ int sync_pair(int fds[2], rerr **err)
     return 0;
 }
 
-static int send_msg(int fd, int errnum, const char *msg)
+static _must_check_ int send_msg(int fd, int errnum, const char *msg)
 {
     size_t len = msg ? strnlen(msg, SYNC_MSG_MAX) : 0;
     struct sync_hdr hdr = {.errnum = errnum, .len = (uint32_t)len};

@@ -43,7 +43,7 @@ static int b64_value(unsigned char c)
 }
 
 /* Standard or URL-safe base64; whitespace ignored, padding optional. */
-static int b64_decode(const char *in, char **out, size_t *out_len)
+static _must_check_ int b64_decode(const char *in, char **out, size_t *out_len)
 {
     size_t n = strlen(in);
     char *buf = xmalloc(n / 4 * 3 + 4);

@@ -104,9 +104,7 @@ void kube_event(struct kube_recorder *r, const json_t *obj, const char *type, co
 {
     va_list ap;
     va_start(ap, fmt);
-    _cleanup_free_ char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    _cleanup_free_ char *msg = xvasprintf(fmt, ap);
     va_end(ap);
     if (r == NULL)
         return;

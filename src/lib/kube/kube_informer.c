@@ -169,7 +169,8 @@ bool kube_informer_wait_synced(struct kube_informer *inf, unsigned timeout_ms)
 {
     struct timespec dl = deadline_after_ms(timeout_ms);
     pthread_mutex_lock(&inf->mu);
-    while (!inf->synced && pthread_cond_timedwait(&inf->synced_cond, &inf->mu, &dl) == 0) {
+    while (!inf->synced && !stopper_stopped(&inf->stop) &&
+           pthread_cond_timedwait(&inf->synced_cond, &inf->mu, &dl) == 0) {
     }
     bool v = inf->synced;
     pthread_mutex_unlock(&inf->mu);
@@ -191,6 +192,9 @@ void kube_informer_stop(struct kube_informer *inf)
 {
     atomic_store(&inf->stop_flag, true);
     stopper_stop(&inf->stop);
+    pthread_mutex_lock(&inf->mu); /* wake kube_informer_wait_synced callers at once */
+    pthread_cond_broadcast(&inf->synced_cond);
+    pthread_mutex_unlock(&inf->mu);
     if (inf->started)
         pthread_join(inf->thread, NULL);
     inf->started = false;
@@ -209,4 +213,18 @@ void kube_informer_free(struct kube_informer *inf)
     free(inf->selector);
     free(inf->rv);
     free(inf);
+}
+
+void kube_informers_stop(struct kube_informer *const *all, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (all[i])
+            kube_informer_stop(all[i]);
+}
+
+void kube_informers_free(struct kube_informer *const *all, size_t n)
+{
+    kube_informers_stop(all, n);
+    for (size_t i = 0; i < n; i++)
+        kube_informer_free(all[i]);
 }

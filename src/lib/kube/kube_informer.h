@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "err.h"
 #include "kube_cache.h"
@@ -25,11 +26,16 @@ _must_check_ int kube_informer_start(struct kube_informer *inf, rerr **err);
 /* new + start; NULL (and nothing left running) on failure. */
 struct kube_informer *kube_informer_run(struct kube_client *c, const struct kube_informer_opts *o,
                                         const struct kube_handlers *h, rerr **err);
-/* Block until the first LIST has been applied (true) or timeout/stop (false). */
+/* Block until the first LIST has been applied (true) or timeout/stop (false, at once on stop). */
 bool kube_informer_wait_synced(struct kube_informer *inf, unsigned timeout_ms);
 json_t *kube_informer_get(struct kube_informer *inf, const char *ns, const char *name);
 json_t *kube_informer_list(struct kube_informer *inf);
 void kube_informer_stop(struct kube_informer *inf); /* joins the thread */
 void kube_informer_free(struct kube_informer *inf);
+/* Stop every informer of all (NULL entries skipped). */
+void kube_informers_stop(struct kube_informer *const *all, size_t n);
+/* Stops every informer before freeing any: a handler of one may read another's cache until its
+ * thread has ended. */
+void kube_informers_free(struct kube_informer *const *all, size_t n);
 
 #endif

@@ -47,7 +47,7 @@ int kube_watch_dispatch_line(const char *line, size_t len, kube_watch_fn fn, voi
 }
 
 /* Dispatch every complete line in the buffer; keep the tail. */
-static int drain_lines(struct watch_ctx *w)
+static _must_check_ int drain_lines(struct watch_ctx *w)
 {
     size_t start = 0;
     for (size_t i = 0; i < w->len; i++) {

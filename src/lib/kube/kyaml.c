@@ -32,9 +32,17 @@ static _must_check_ int parse_node(yaml_parser_t *p, yaml_event_t *ev, int depth
 
 static _must_check_ int next_event(yaml_parser_t *p, yaml_event_t *ev, rerr **err)
 {
-    if (!yaml_parser_parse(p, ev))
-        return rerr_setx(err, EINVAL, "YAML line %zu: %s", p->problem_mark.line + 1,
-                         p->problem ? p->problem : "parse error");
+    if (!yaml_parser_parse(p, ev)) {
+        const char *problem = p->problem ? p->problem : "parse error";
+        if (p->context) { /* "while parsing a block mapping": where the broken construct began */
+            const char *ctx = p->context;
+            if (strncmp(ctx, "while ", 6) == 0)
+                ctx += 6;
+            return rerr_setx(err, EINVAL, "YAML line %zu: %s (%s started on line %zu)",
+                             p->problem_mark.line + 1, problem, ctx, p->context_mark.line + 1);
+        }
+        return rerr_setx(err, EINVAL, "YAML line %zu: %s", p->problem_mark.line + 1, problem);
+    }
     return 0;
 }
 
@@ -124,6 +132,64 @@ static _must_check_ int parse_root(yaml_parser_t *p, json_t **out, rerr **err)
         yaml_event_delete(&ev);
         return r;
     }
+}
+
+/* Parse the next document's root after its DOCUMENT-START event; consumes its DOCUMENT-END. */
+static int parse_document(yaml_parser_t *p, json_t **out, rerr **err)
+{
+    yaml_event_t ev;
+    int r = next_event(p, &ev, err);
+    if (r < 0)
+        return r;
+    r = parse_node(p, &ev, 0, out, err);
+    yaml_event_delete(&ev);
+    if (r < 0)
+        return r;
+    r = next_event(p, &ev, err);
+    if (r < 0) {
+        json_decref(steal_ptr(*out));
+        return r;
+    }
+    yaml_event_delete(&ev);
+    return 0;
+}
+
+static int parse_stream(yaml_parser_t *p, kyaml_doc_fn fn, void *ud, rerr **err)
+{
+    size_t index = 0;
+    for (;;) {
+        yaml_event_t ev;
+        int r = next_event(p, &ev, err);
+        if (r < 0)
+            return rerr_wrap(err, "document %zu", index + 1);
+        yaml_event_type_t type = ev.type;
+        size_t line = ev.start_mark.line + 1;
+        yaml_event_delete(&ev);
+        if (type == YAML_STREAM_END_EVENT)
+            return 0;
+        if (type != YAML_DOCUMENT_START_EVENT)
+            continue;
+        index++;
+        json_t *doc = NULL;
+        r = parse_document(p, &doc, err);
+        if (r < 0)
+            return rerr_wrap(err, "document %zu", index);
+        r = fn(index, line, doc, ud, err);
+        json_decref(doc);
+        if (r < 0)
+            return r;
+    }
+}
+
+int kyaml_parse_stream(const char *buf, size_t len, kyaml_doc_fn fn, void *ud, rerr **err)
+{
+    yaml_parser_t p;
+    if (!yaml_parser_initialize(&p))
+        return rerr_setx(err, ENOMEM, "YAML parser init");
+    yaml_parser_set_input_string(&p, (const unsigned char *)buf, len);
+    int r = parse_stream(&p, fn, ud, err);
+    yaml_parser_delete(&p);
+    return r;
 }
 
 int kyaml_parse(const char *buf, size_t len, json_t **out, rerr **err)

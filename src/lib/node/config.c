@@ -27,7 +27,7 @@ static const struct choice dns_choices[] = {
 static const struct choice filter_choices[] = {
     {"append", FILTER_APPEND}, {"replace", FILTER_REPLACE}, {NULL, 0}};
 
-static int choice_parse(const struct choice *c, const char *s, int *out)
+static _must_check_ int choice_parse(const struct choice *c, const char *s, int *out)
 {
     for (; c->name; c++) {
         if (strcmp(c->name, s) == 0) {
@@ -44,7 +44,7 @@ static void replace_str(char **dst, const char *value)
     *dst = value ? xstrdup(value) : NULL;
 }
 
-static int set_path(char **dst, const char *value)
+static _must_check_ int set_path(char **dst, const char *value)
 {
     if (value[0] != '/')
         return -EINVAL;
@@ -53,7 +53,7 @@ static int set_path(char **dst, const char *value)
 }
 
 /* Log files: empty means "none". */
-static int set_optional_path(char **dst, const char *value)
+static _must_check_ int set_optional_path(char **dst, const char *value)
 {
     if (value[0] == '\0') {
         replace_str(dst, NULL);
@@ -62,7 +62,7 @@ static int set_optional_path(char **dst, const char *value)
     return set_path(dst, value);
 }
 
-static int set_path_list(char ***dst, const char *value)
+static _must_check_ int set_path_list(char ***dst, const char *value)
 {
     _cleanup_strv_ char **v = strv_split(value, ":");
     for (size_t i = 0; v[i]; i++)
@@ -73,7 +73,7 @@ static int set_path_list(char ***dst, const char *value)
     return 0;
 }
 
-static int set_bool(bool *dst, const char *value)
+static _must_check_ int set_bool(bool *dst, const char *value)
 {
     return parse_bool(value, dst) ? 0 : -EINVAL;
 }
@@ -91,26 +91,26 @@ static void derive_paths(struct reaper_config *cfg)
     }
 }
 
-static int apply_config_path(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_config_path(struct reaper_config *cfg, const char *v)
 {
     return set_path(&cfg->config_path, v);
 }
-static int apply_runtime_root(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_runtime_root(struct reaper_config *cfg, const char *v)
 {
     int r = set_path(&cfg->runtime_root, v);
     if (r == 0)
         derive_paths(cfg);
     return r;
 }
-static int apply_shim_log(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_shim_log(struct reaper_config *cfg, const char *v)
 {
     return set_optional_path(&cfg->shim_log, v);
 }
-static int apply_runtime_log(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_runtime_log(struct reaper_config *cfg, const char *v)
 {
     return set_optional_path(&cfg->runtime_log, v);
 }
-static int apply_isolation(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_isolation(struct reaper_config *cfg, const char *v)
 {
     int m;
     int r = choice_parse(isolation_choices, v, &m);
@@ -118,31 +118,31 @@ static int apply_isolation(struct reaper_config *cfg, const char *v)
         cfg->isolation = (enum isolation_mode)m;
     return r;
 }
-static int apply_overlay_base(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_overlay_base(struct reaper_config *cfg, const char *v)
 {
     int r = set_path(&cfg->overlay_base, v);
     if (r == 0)
         cfg->overlay_base_set = true;
     return r;
 }
-static int apply_dns_mode(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_dns_mode(struct reaper_config *cfg, const char *v)
 {
     return dns_mode_parse(v, &cfg->dns_mode);
 }
-static int apply_shared_root(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_shared_root(struct reaper_config *cfg, const char *v)
 {
     return set_bool(&cfg->shared_root, v);
 }
 
-static int apply_annotations_enabled(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_annotations_enabled(struct reaper_config *cfg, const char *v)
 {
     return set_bool(&cfg->annotations_enabled, v);
 }
-static int apply_filter_enabled(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_filter_enabled(struct reaper_config *cfg, const char *v)
 {
     return set_bool(&cfg->filter_enabled, v);
 }
-static int apply_filter_mode(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_filter_mode(struct reaper_config *cfg, const char *v)
 {
     int m;
     int r = choice_parse(filter_choices, v, &m);
@@ -150,15 +150,15 @@ static int apply_filter_mode(struct reaper_config *cfg, const char *v)
         cfg->filter_mode = (enum filter_mode)m;
     return r;
 }
-static int apply_filter_paths(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_filter_paths(struct reaper_config *cfg, const char *v)
 {
     return set_path_list(&cfg->filter_paths, v);
 }
-static int apply_filter_allowlist(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_filter_allowlist(struct reaper_config *cfg, const char *v)
 {
     return set_path_list(&cfg->filter_allowlist, v);
 }
-static int apply_filter_dir(struct reaper_config *cfg, const char *v)
+static _must_check_ int apply_filter_dir(struct reaper_config *cfg, const char *v)
 {
     int r = set_path(&cfg->filter_dir, v);
     if (r == 0)

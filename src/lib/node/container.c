@@ -38,7 +38,7 @@ static void state_freep(struct container_state **s)
 #define _cleanup_spec_  __attribute__((cleanup(spec_freep)))
 #define _cleanup_state_ __attribute__((cleanup(state_freep)))
 
-static int pidfd_of(pid_t pid)
+static _must_check_ int pidfd_of(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);
 }

@@ -11,27 +11,13 @@ int jerr(const struct jctx *c, const char *parent, const char *key, const char *
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = NULL;
-    if (vasprintf(&msg, fmt, ap) < 0)
-        abort();
+    char *msg = xvasprintf(fmt, ap);
     va_end(ap);
     _cleanup_free_ char *path = jpath(parent ? parent : "", key);
     int r = *path ? rerr_setx(c->err, EINVAL, "%s: %s: %s", c->doc, path, msg)
                   : rerr_setx(c->err, EINVAL, "%s: %s", c->doc, msg);
     free(msg);
     return r;
-}
-
-char *jpath(const char *parent, const char *key)
-{
-    if (key == NULL || *key == '\0')
-        return xstrdup(parent);
-    return *parent ? xasprintf("%s.%s", parent, key) : xstrdup(key);
-}
-
-char *jpath_index(const char *parent, size_t i)
-{
-    return xasprintf("%s[%zu]", parent, i);
 }
 
 /*

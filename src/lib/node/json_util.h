@@ -14,6 +14,7 @@
 #include "annotations.h"
 #include "cleanup.h"
 #include "err.h"
+#include "jpath.h"
 
 struct jctx {
     const char *doc; /* "config.json", "state.json", ... */
@@ -23,10 +24,6 @@ struct jctx {
 /* "<doc>: <parent>.<key>: <message>" (parent or key may be empty / NULL). Returns -EINVAL. */
 int jerr(const struct jctx *c, const char *parent, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* "parent.key", or "key" at the top level (caller frees). */
-char *jpath(const char *parent, const char *key);
-/* "parent[i]" (caller frees). */
-char *jpath_index(const char *parent, size_t i);
 
 /* Parse text that must be one JSON object; numbers decode as doubles (see json_util.c). */
 _must_check_ int jload(const struct jctx *c, const char *text, size_t len, json_t **out);

@@ -31,7 +31,7 @@ bool mounts_should_apply(const struct oci_mount *m, enum dns_mode dns, const cha
     return reason == NULL;
 }
 
-static int tree_setattr(int fd, bool recursive, uint64_t set, uint64_t propagation)
+static _must_check_ int tree_setattr(int fd, bool recursive, uint64_t set, uint64_t propagation)
 {
     struct mount_attr attr = {.attr_set = set, .propagation = propagation};
     unsigned flags = AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0);

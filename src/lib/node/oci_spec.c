@@ -37,8 +37,8 @@ static int rlimit_resource(const char *name)
     return -1;
 }
 
-static int parse_console_size(const struct jctx *c, json_t *proc, const char *path,
-                              struct oci_process *p)
+static _must_check_ int parse_console_size(const struct jctx *c, json_t *proc, const char *path,
+                                           struct oci_process *p)
 {
     json_t *cs = NULL;
     int r = jget_object(c, proc, path, "consoleSize", &cs);
@@ -54,7 +54,8 @@ static int parse_console_size(const struct jctx *c, json_t *proc, const char *pa
     return r;
 }
 
-static int parse_gids(const struct jctx *c, json_t *user, const char *path, struct oci_user *u)
+static _must_check_ int parse_gids(const struct jctx *c, json_t *user, const char *path,
+                                   struct oci_user *u)
 {
     json_t *a = NULL;
     int r = jget_array(c, user, path, "additionalGids", &a);
@@ -76,7 +77,8 @@ static int parse_gids(const struct jctx *c, json_t *user, const char *path, stru
     return 0;
 }
 
-static int parse_user(const struct jctx *c, json_t *proc, const char *path, struct oci_user *u)
+static _must_check_ int parse_user(const struct jctx *c, json_t *proc, const char *path,
+                                   struct oci_user *u)
 {
     json_t *user = NULL;
     int r = jget_object(c, proc, path, "user", &user);
@@ -98,7 +100,8 @@ static int parse_user(const struct jctx *c, json_t *proc, const char *path, stru
     return r;
 }
 
-static int parse_rlimit(const struct jctx *c, json_t *e, const char *path, struct oci_rlimit *rl)
+static _must_check_ int parse_rlimit(const struct jctx *c, json_t *e, const char *path,
+                                     struct oci_rlimit *rl)
 {
     if (!json_is_object(e))
         return jerr(c, path, NULL, "expected an object");
@@ -120,8 +123,8 @@ static int parse_rlimit(const struct jctx *c, json_t *e, const char *path, struc
     return r;
 }
 
-static int parse_rlimits(const struct jctx *c, json_t *proc, const char *path,
-                         struct oci_process *p)
+static _must_check_ int parse_rlimits(const struct jctx *c, json_t *proc, const char *path,
+                                      struct oci_process *p)
 {
     json_t *a = NULL;
     int r = jget_array(c, proc, path, "rlimits", &a);
@@ -142,8 +145,8 @@ static int parse_rlimits(const struct jctx *c, json_t *proc, const char *path,
     return 0;
 }
 
-static int parse_args_env_cwd(const struct jctx *c, json_t *proc, const char *path,
-                              struct oci_process *p)
+static _must_check_ int parse_args_env_cwd(const struct jctx *c, json_t *proc, const char *path,
+                                           struct oci_process *p)
 {
     int r = jget_strv(c, proc, path, "args", &p->args);
     if (r < 0)
@@ -166,8 +169,8 @@ static int parse_args_env_cwd(const struct jctx *c, json_t *proc, const char *pa
 }
 
 /* proc is the process object; path its JSON path ("process", or "" when standalone). */
-static int parse_process(const struct jctx *c, json_t *proc, const char *path,
-                         struct oci_process *p)
+static _must_check_ int parse_process(const struct jctx *c, json_t *proc, const char *path,
+                                      struct oci_process *p)
 {
     int r = jget_bool(c, proc, path, "terminal", &p->terminal);
     if (r == 0)
@@ -246,7 +249,8 @@ static void mount_apply_option(struct oci_mount *m, const char *o)
     }
 }
 
-static int parse_mount(const struct jctx *c, json_t *e, const char *path, struct oci_mount *m)
+static _must_check_ int parse_mount(const struct jctx *c, json_t *e, const char *path,
+                                    struct oci_mount *m)
 {
     if (!json_is_object(e))
         return jerr(c, path, NULL, "expected an object");
@@ -273,7 +277,7 @@ static int parse_mount(const struct jctx *c, json_t *e, const char *path, struct
     return 0;
 }
 
-static int parse_mounts(const struct jctx *c, json_t *root, struct oci_spec *spec)
+static _must_check_ int parse_mounts(const struct jctx *c, json_t *root, struct oci_spec *spec)
 {
     json_t *a = NULL;
     int r = jget_array(c, root, "", "mounts", &a);
@@ -293,7 +297,7 @@ static int parse_mounts(const struct jctx *c, json_t *root, struct oci_spec *spe
     return 0;
 }
 
-static int parse_spec(const struct jctx *c, json_t *root, struct oci_spec *spec)
+static _must_check_ int parse_spec(const struct jctx *c, json_t *root, struct oci_spec *spec)
 {
     json_t *proc = NULL, *rootfs = NULL;
     int r = jget_object(c, root, "", "process", &proc);

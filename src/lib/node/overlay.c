@@ -73,7 +73,7 @@ static void cleanup_pathsp(struct overlay_paths *p)
 #define _cleanup_paths_ __attribute__((cleanup(cleanup_pathsp)))
 
 /* An fd on the pinned namespace, or -1 if nothing (or something else) is mounted there. */
-static int pin_open(const char *pin)
+static _must_check_ int pin_open(const char *pin)
 {
     int fd = open(pin, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
@@ -97,20 +97,33 @@ static _must_check_ int pin_join(const char *key, const char *pin, rerr **err)
     return 1;
 }
 
-/* Locked fd on path (its directory is created). Closing the fd unlocks. */
+/* True when fd is still the file at path (a destroyer unlinks the lock file it holds). */
+static bool same_file(int fd, const char *path)
+{
+    struct stat a, b;
+    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+           a.st_ino == b.st_ino;
+}
+
+/* Locked fd on path (its directory is created). Closing the fd unlocks. overlay_destroy
+ * removes the lock file while holding it, so lock files do not pile up for every name ever
+ * used; a locker that raced with that removal holds a dead file and tries again. */
 static _must_check_ int lock_path(const char *path, rerr **err)
 {
     _cleanup_free_ char *dir = xstrdup(path);
     int r = mkdir_p(dirname(dir), 0700, err);
     if (r < 0)
         return r;
-    _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return rerr_set(err, errno, "open %s", path);
-    while (flock(fd, LOCK_EX) < 0)
-        if (errno != EINTR)
-            return rerr_set(err, errno, "lock %s", path);
-    return steal_fd(fd);
+    for (;;) {
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+        if (fd < 0)
+            return rerr_set(err, errno, "open %s", path);
+        while (flock(fd, LOCK_EX) < 0)
+            if (errno != EINTR)
+                return rerr_set(err, errno, "lock %s", path);
+        if (same_file(fd, path))
+            return steal_fd(fd);
+    }
 }
 
 static bool is_mount_root(const char *path)
@@ -251,13 +264,12 @@ static _must_check_ int pin_namespace(pid_t helper, const char *pin, rerr **err)
     return 0;
 }
 
-static int reap(pid_t pid)
+/* Our own helper child: waitpid fails only if it was already reaped, so nothing to report. */
+static void reap(pid_t pid)
 {
     int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR)
-            return -errno;
-    return 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
 }
 
 /* mkdir_p accepts an existing non-directory; overlayfs would then only say "Invalid argument". */
@@ -364,5 +376,7 @@ int overlay_destroy(const struct reaper_config *cfg, const struct workload_ident
     (void)rmdir(p.dir); /* directories left empty go too */
     if (id->overlay_name)
         (void)rmdir(dirname(p.dir));
+    if (unlink(p.lock) < 0 && errno != ENOENT) /* still held: see lock_path */
+        return rerr_set(err, errno, "overlay %s: remove %s", p.key, p.lock);
     return 0;
 }

@@ -10,7 +10,7 @@
 /* The numeric fields we keep, by field number (proc(5)); the rest are skipped. */
 #define LAST_FIELD 24
 
-static int next_number(const char **p, int64_t *out)
+static _must_check_ int next_number(const char **p, int64_t *out)
 {
     if (**p != ' ')
         return -EINVAL;

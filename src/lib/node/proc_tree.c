@@ -16,7 +16,7 @@ struct proc_entry {
     pid_t pid, ppid, sid;
 };
 
-static int read_stat(pid_t pid, struct proc_entry *e)
+static _must_check_ int read_stat(pid_t pid, struct proc_entry *e)
 {
     struct proc_stat st;
     int r = proc_stat_read(pid, &st);
@@ -134,7 +134,7 @@ static const struct {
 };
 
 /* "RTMIN", "RTMIN+3", "RTMAX-2". */
-static int parse_rt(const char *s, int *sig)
+static _must_check_ int parse_rt(const char *s, int *sig)
 {
     bool min = strncasecmp(s, "RTMIN", 5) == 0;
     if (!min && strncasecmp(s, "RTMAX", 5) != 0)

@@ -39,7 +39,7 @@ struct child {
     struct mount_plan plan;
 };
 
-static int exec_candidate(const char *path)
+static _must_check_ int exec_candidate(const char *path)
 {
     struct stat st;
     if (stat(path, &st) < 0)

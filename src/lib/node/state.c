@@ -67,7 +67,7 @@ char *state_to_json(const struct container_state *st)
     return jdump(o);
 }
 
-static int parse_required(const struct jctx *c, json_t *o, struct container_state *st)
+static _must_check_ int parse_required(const struct jctx *c, json_t *o, struct container_state *st)
 {
     int r = jget_string(c, o, "", "id", &st->id);
     if (r == 0 && st->id == NULL)
@@ -81,7 +81,8 @@ static int parse_required(const struct jctx *c, json_t *o, struct container_stat
     return r;
 }
 
-static int parse_process_fields(const struct jctx *c, json_t *o, struct container_state *st)
+static _must_check_ int parse_process_fields(const struct jctx *c, json_t *o,
+                                             struct container_state *st)
 {
     uint64_t pid = 0, start = 0, status = 0;
     int r = jget_u64(c, o, "", "pid", INT_MAX, &pid, NULL);
@@ -101,7 +102,7 @@ static int parse_process_fields(const struct jctx *c, json_t *o, struct containe
     return r;
 }
 
-static int parse_identity(const struct jctx *c, json_t *o, struct container_state *st)
+static _must_check_ int parse_identity(const struct jctx *c, json_t *o, struct container_state *st)
 {
     _cleanup_free_ char *dns = NULL;
     int r = jget_string(c, o, "", "created", &st->created);

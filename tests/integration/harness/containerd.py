@@ -16,7 +16,7 @@ import time
 
 import grpc
 
-from . import cri, procs
+from . import cri, mounts, procs
 
 CRI = 'plugins."io.containerd.grpc.v1.cri"'
 DISABLED_PLUGINS = [
@@ -201,7 +201,28 @@ class Containerd:
             return ""
 
     def shim_pids(self):
+        """Every shim (runc's and Reaper's) this containerd started."""
         return procs.shims_for_address(self.address)
+
+    def reaper_shim_pids(self):
+        return procs.shims_for_address(self.address, procs.REAPER_SHIM)
+
+    def bundle_dir(self, cid, ns="default"):
+        return self.dirs["state"] / "io.containerd.runtime.v2.task" / ns / cid
+
+    def shim_socket(self, cid, ns="default"):
+        """The path of the ttrpc socket serving task cid (from its bundle's address file)."""
+        addr = (self.bundle_dir(cid, ns) / "address").read_text().strip()
+        assert addr.startswith("unix://"), addr
+        return addr[len("unix://"):]
+
+    def shim_pid_of(self, cid, ns="default"):
+        """The Reaper shim serving cid (Connect reports it only to containerd: find the process
+        holding the task's socket)."""
+        sock = self.shim_socket(cid, ns)
+        pid = procs.socket_holder(self.reaper_shim_pids(), sock)
+        assert pid, f"no shim of {self.address} serves {sock}"
+        return pid
 
     # ---- teardown ----
     def _clean_ctr_namespace(self, ns):
@@ -248,5 +269,5 @@ class Containerd:
             sockets = procs.unix_sockets_of(shims)
             procs.kill_all(shims)
             procs.unlink_stale(sockets)
-            procs.unmount_under(self.dir)
+            mounts.unmount_under(self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -11,10 +11,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 
 import grpc
+
+from .wait import wait_for
 
 PROTO_DIR = pathlib.Path(__file__).resolve().parent / "proto"
 RPC_TIMEOUT = 30.0
@@ -222,14 +223,10 @@ class CriClient:
     def wait_exited(self, cid, timeout=10.0, interval=0.05):
         """Test-side bounded wait until ContainerStatus says EXITED; returns the status.
         (CRI in containerd 1.6 has no event stream; the bench polls with a short interval.)"""
-        deadline = time.monotonic() + timeout
-        while True:
+        def exited():
             st = self.container_status(cid)
-            if st.state == self.pb.CONTAINER_EXITED:
-                return st
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"container {cid[:12]} not exited after {timeout}s: {st}")
-            time.sleep(interval)
+            return st if st.state == self.pb.CONTAINER_EXITED else None
+        return wait_for(exited, timeout, f"container {cid[:12]} to exit", interval)
 
     def exec_sync(self, cid, cmd, timeout=10):
         """Returns the ExecSyncResponse (stdout, stderr bytes, exit_code)."""
@@ -272,12 +269,10 @@ class CriClient:
 
     def wait_log(self, pod, container, count, timeout=5.0):
         """Test-side bounded wait until the log holds >= count entries; returns read_log()."""
-        deadline = time.monotonic() + timeout
-        while len(lines := self.read_log(pod, container)) < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{container}: {len(lines)} of {count} log lines: {lines}")
-            time.sleep(0.05)
-        return lines
+        return wait_for(lambda: lines if len(lines := self.read_log(pod, container)) >= count
+                        else None, timeout,
+                        lambda: f"{count} log lines of {container}, "
+                                f"have {self.read_log(pod, container)}")
 
     # ---- teardown ----
     def cleanup(self):

@@ -1,9 +1,12 @@
-"""/proc and mount-table helpers for teardown: find our shims, kill them, unmount our tree."""
+"""/proc helpers: process state, our process tree, the shims of one containerd and the sockets
+they hold. Assertions use them on pids the test started or owns, never on the whole table."""
 import os
 import pathlib
+import select
 import signal
-import subprocess
 import time
+
+REAPER_SHIM = b"containerd-shim-reaper-v2"
 
 
 def cmdline(pid):
@@ -13,30 +16,72 @@ def cmdline(pid):
         return []
 
 
-def shims_for_address(address):
-    """Pids of containerd-shim-* processes whose command line mentions `address`."""
+def _stat_fields(pid):
+    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...), or None."""
+    try:
+        return pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def proc_state(pid):
+    """The state letter of /proc/<pid>/stat, or None if gone."""
+    f = _stat_fields(pid)
+    return f[0] if f else None
+
+
+def alive(pid):
+    """Running or sleeping; a zombie counts as gone (it has exited, only the reaping is left)."""
+    return proc_state(pid) not in (None, "Z")
+
+
+class Watched:
+    """A process the test holds a pidfd to: exited() stays right after the pid has been reaped
+    and reused by other work on the machine (a bare pid does not)."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.fd = os.pidfd_open(pid)
+
+    def exited(self):
+        """True once the process has terminated (zombie or reaped)."""
+        p = select.poll()
+        p.register(self.fd, select.POLLIN)
+        return bool(p.poll(0))
+
+    def __del__(self):
+        os.close(self.fd)
+
+    def __repr__(self):
+        return f"Watched({self.pid})"
+
+
+def descendants(pid):
+    """All live descendants of pid (via the ppid of every /proc/<n>/stat)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit() and (f := _stat_fields(d)):
+            children.setdefault(int(f[1]), []).append(int(d))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def shims_for_address(address, binary=b"containerd-shim"):
+    """Pids of shim processes (argv[0] containing `binary`) whose command line names `address`:
+    the shims of one containerd."""
     addr = address.encode()
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         argv = cmdline(entry)
-        if argv and b"containerd-shim" in os.path.basename(argv[0]) and \
-                any(addr in a for a in argv):
+        if argv and binary in os.path.basename(argv[0]) and any(addr in a for a in argv):
             pids.append(int(entry))
     return pids
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = pathlib.Path(f"/proc/{pid}/stat")
-    try:  # a zombie counts as gone: it is not ours to reap
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def kill_all(pids, grace=3.0):
@@ -48,51 +93,45 @@ def kill_all(pids, grace=3.0):
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + grace
-        while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        while any(alive(p) for p in pids) and time.monotonic() < deadline:
             time.sleep(0.05)
-        pids = [p for p in pids if _alive(p)]
+        pids = [p for p in pids if alive(p)]
         if not pids:
             return
 
 
-def _unescape(path):
-    # mountinfo escapes space, tab, newline and backslash as octal
-    return path.encode().decode("unicode_escape").encode("latin-1").decode()
+def _socket_inodes(pid):
+    try:
+        fds = pathlib.Path(f"/proc/{pid}/fd")
+        links = [os.readlink(fds / fd) for fd in os.listdir(fds)]
+    except OSError:
+        return set()
+    return {link[8:-1] for link in links if link.startswith("socket:[")}
 
 
-def mounts_under(root):
-    root = str(root).rstrip("/")
-    found = []
-    for line in pathlib.Path("/proc/self/mountinfo").read_text().splitlines():
-        mp = _unescape(line.split()[4])
-        if mp == root or mp.startswith(root + "/"):
-            found.append(mp)
-    return found
-
-
-def unmount_under(root):
-    """Lazily unmount everything below root, deepest first."""
-    for mp in sorted(set(mounts_under(root)), key=lambda p: p.count("/"), reverse=True):
-        subprocess.run(["umount", "-l", mp], capture_output=True)
+def _unix_socket_paths():
+    """{inode: path} of the bound unix sockets in /proc/net/unix."""
+    paths = {}
+    for line in pathlib.Path("/proc/net/unix").read_text().splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 8 and cols[7].startswith("/"):
+            paths[cols[6]] = cols[7]
+    return paths
 
 
 def unix_sockets_of(pids):
     """Paths of unix sockets the given processes hold (a shim's listening socket)."""
-    inodes = set()
+    inodes = set().union(*(_socket_inodes(p) for p in pids))
+    return sorted({path for ino, path in _unix_socket_paths().items() if ino in inodes})
+
+
+def socket_holder(pids, path):
+    """The first of pids that holds the unix socket bound at path, else None."""
+    paths = _unix_socket_paths()
     for pid in pids:
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:["):
-                    inodes.add(link[8:-1])
-        except OSError:
-            continue
-    paths = set()
-    for line in pathlib.Path("/proc/net/unix").read_text().splitlines()[1:]:
-        cols = line.split()
-        if len(cols) >= 8 and cols[6] in inodes and cols[7].startswith("/"):
-            paths.add(cols[7])
-    return sorted(paths)
+        if any(paths.get(ino) == path for ino in _socket_inodes(pid)):
+            return pid
+    return None
 
 
 def unlink_stale(paths):

@@ -167,7 +167,7 @@ class Store:
         self.watch_epoch = 0
         self.lists = {p: 0 for p in RESOURCES}
         self.watches = {p: 0 for p in RESOURCES}
-        self.requests = []
+        self.requests = []  # (method, plural, ns, name, sub, bearer token)
         self.inject_conflicts = {}  # plural → number of next main-resource PUTs to reject (409)
         self.conflicts_served = 0
 
@@ -399,7 +399,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             plural, ns, name, sub, q = self._parse()
             body = self._body() if method in ("POST", "PUT", "PATCH", "DELETE") else None
-            self.store.requests.append((method, plural, ns, name, sub))
+            auth = self.headers.get("Authorization", "")
+            token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+            self.store.requests.append((method, plural, ns, name, sub, token))
             if method == "GET" and name is None and q.get("watch") in ("1", "true"):
                 return self._watch(plural, ns, q)
             self._send(*self._dispatch(method, plural, ns, name, sub, q, body))

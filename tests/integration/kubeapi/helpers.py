@@ -1,19 +1,9 @@
 """Shared by the controller and agent tests: a bounded wait on the fake API server's state."""
-import time
+from harness import wait
 
 from .fake_apiserver import ApiError
 
 
 def wait_for(fn, timeout=10.0, what="condition"):
-    """Test-side bounded retry until fn() is truthy; returns its value."""
-    end = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < end:
-        try:
-            last = fn()
-            if last:
-                return last
-        except ApiError:
-            pass
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+    """harness.wait.wait_for with a missing object (ApiError) counting as "not yet"."""
+    return wait.wait_for(fn, timeout, what, interval=0.05, retry_on=(ApiError,))
