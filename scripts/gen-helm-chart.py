@@ -57,6 +57,7 @@ REAPER_CONF = "|\n" + "".join(f"    {k}={{{{ .Values.config.{v} }}}}\n" for k, v
 
 NODE_POD = "spec.template.spec"
 INSTALL = f"{NODE_POD}.initContainers[0]"
+READY = f"{NODE_POD}.initContainers[1]"
 CTL = f"{NODE_POD}.containers[0]"
 # manifest → (condition or None, {field path: template text})
 SUBSTITUTIONS = {
@@ -79,7 +80,16 @@ SUBSTITUTIONS = {
         f"{INSTALL}.volumeMounts[2].mountPath": '"/host{{ dir .Values.node.containerdConfig }}"',
         f"{NODE_POD}.volumes[0].hostPath.path": quoted(BIN_DIR),
         f"{NODE_POD}.volumes[2].hostPath.path": "{{ dir .Values.node.containerdConfig | quote }}",
+        f"{READY}.image": image("agent"),
+        f"{READY}.imagePullPolicy": quoted(".Values.agent.image.pullPolicy"),
+        f"{READY}.args[1]": f'"--bin-dir=/host{raw(BIN_DIR)}"',
+        f"{READY}.args[2]": '"--containerd-config=/host{{ .Values.node.containerdConfig }}"',
+        f"{READY}.args[3]": '"--runtime-name={{ .Values.runtimeClass.handler }}"',
+        f"{READY}.volumeMounts[0].mountPath": f'"/host{raw(BIN_DIR)}"',
+        f"{READY}.volumeMounts[1].mountPath": '"/host{{ dir .Values.node.containerdConfig }}"',
     }),
+    "node/serviceaccount.yaml": (None, {}),
+    "node/rbac.yaml": (None, {}),
     "controller/serviceaccount.yaml": (".Values.controller.enabled", {}),
     "controller/rbac.yaml": (".Values.controller.enabled", {}),
     "controller/deployment.yaml": (".Values.controller.enabled", {

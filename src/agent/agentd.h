@@ -33,6 +33,7 @@ struct agent_opts {
     unsigned resync_s;   /* periodic GC and condition heartbeat */
     unsigned gc_grace_s; /* a stale state must be this old */
     bool standalone;     /* no API server: metrics, health and GC only */
+    bool once;           /* check the node, write condition and label, exit */
 };
 
 struct agent {

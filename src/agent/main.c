@@ -22,7 +22,7 @@ static const char USAGE[] =
     "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
     "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
     "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--node-label KEY=VALUE]\n"
-    "  [--standalone] [--log-level error|warn|info|debug] [--version]\n";
+    "  [--standalone | --once] [--log-level error|warn|info|debug] [--version]\n";
 
 /* KEY=VALUE, or "" for no label. The key is checked by the API server when it is written. */
 static _must_check_ int parse_node_label(struct agent_opts *o)
@@ -62,6 +62,7 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
         {.name = "proc", .kind = CL_STRING, .target = &o->proc},
         {.name = "node-label", .kind = CL_STRING, .target = &o->node_label},
         {.name = "standalone", .kind = CL_FLAG, .target = &o->standalone},
+        {.name = "once", .kind = CL_FLAG, .target = &o->once},
         {.name = "log-level", .kind = CL_LOG_LEVEL, .target = level},
         {0},
     };
@@ -69,6 +70,10 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
     int r = cmdline_parse(&cl, argc, argv);
     if (r == 0 && !o->standalone && (o->node_name == NULL || *o->node_name == '\0')) {
         fputs("reaper-agent: --node-name (or NODE_NAME) is required unless --standalone\n", stderr);
+        return -EINVAL;
+    }
+    if (r == 0 && o->standalone && o->once) {
+        fputs("reaper-agent: --once writes to the API server: not with --standalone\n", stderr);
         return -EINVAL;
     }
     return r == 0 ? parse_node_label(o) : r;
@@ -201,12 +206,16 @@ static void *sync_thread(void *ud)
     return NULL;
 }
 
-static _must_check_ int connect_api(struct agent *a, rerr **err)
+static _must_check_ int client_new(struct agent *a, rerr **err)
 {
     struct kube_config *kc = NULL;
     int r = kube_config_load(a->o.kubeconfig, &kc, err);
-    if (r == 0)
-        r = kube_client_new(kc, &a->client, err);
+    return r < 0 ? r : kube_client_new(kc, &a->client, err);
+}
+
+static _must_check_ int connect_api(struct agent *a, rerr **err)
+{
+    int r = client_new(a, err);
     if (r == 0)
         r = start_informers(a, err);
     if (r < 0)
@@ -236,6 +245,19 @@ static _must_check_ int run(struct agent *a, rerr **err)
     workqueue_shutdown(a->queue);
     stop_informers(a);
     http_stop(h);
+    return r;
+}
+
+/* --once (the node installer's last step): the ReaperReady check, its condition and the node
+ * label written once. Success means they were written, whatever the check found. */
+static _must_check_ int check_once(struct agent *a, rerr **err)
+{
+    int r = client_new(a, err);
+    if (r == 0)
+        r = agent_condition(a, err);
+    if (r == 0)
+        log_info("node %s: ReaperReady=%s", a->o.node_name,
+                 a->counters.node_ready == 1 ? "True" : "False");
     return r;
 }
 
@@ -272,12 +294,17 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&a.counters.mu, NULL);
     a.counters.node_ready = -1;
-    a.queue = workqueue_new(200, 30000);
-    daemon_shutdown_on_signal(a.queue);
-    int r = run(&a, &err);
+    int r;
+    if (a.o.once) {
+        r = check_once(&a, &err);
+    } else {
+        a.queue = workqueue_new(200, 30000);
+        daemon_shutdown_on_signal(a.queue);
+        r = run(&a, &err);
+        workqueue_free(a.queue);
+    }
     if (r < 0)
         log_error("%s", rerr_msg(err));
-    workqueue_free(a.queue);
     kube_client_free(a.client);
     json_decref(a.last_condition);
     config_free(&a.cfg);

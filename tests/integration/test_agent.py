@@ -351,6 +351,34 @@ def test_config_sync_validates_and_writes_atomically(rt, api, agents, tmp_path):
     assert a.metric("reaper_config_syncs_total") == 2
 
 
+def test_once_writes_condition_and_label_and_exits(rt, api, tmp_path):
+    """--once, the node installer's last step: one check, its condition and label, exit 0
+    whatever the check found; 1 only when it could not write them."""
+    st = api.store
+    st.create("nodes", "", {"metadata": {"name": NODE}})
+    bins, cfg = ready_node_files(tmp_path)
+    kc = api.kubeconfig(tmp_path / "kubeconfig")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("REAPER_")},
+           "REAPER_CONFIG": str(rt.conf)}
+
+    def once(*args, kubeconfig=kc):
+        return subprocess.run([str(AGENT), "--once", "--kubeconfig", str(kubeconfig),
+                               "--node-name", NODE, "--containerd-config", str(cfg), *args],
+                              env=env, capture_output=True, text=True, timeout=30)
+    r = once("--bin-dir", str(bins))
+    assert r.returncode == 0, r.stderr
+    assert node_labels(st) == {LABEL: "ready"} and ready_condition(st)["status"] == "True"
+    assert f"node {NODE}: ReaperReady=True" in r.stderr
+    r = once("--bin-dir", str(tmp_path / "none"))
+    assert r.returncode == 0, r.stderr
+    assert node_labels(st) == {} and ready_condition(st)["reason"] == "BinariesMissing"
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text(kc.read_text().replace(api.url, "http://127.0.0.1:1"))
+    r = once("--bin-dir", str(bins), kubeconfig=bad)
+    assert r.returncode == 1 and "ReaperReady" in r.stderr, r.stderr
+    assert node_labels(st) == {}
+
+
 def test_cli_errors():
     r = subprocess.run([str(AGENT)], capture_output=True, text=True,
                        env={k: v for k, v in os.environ.items() if k != "NODE_NAME"})
@@ -361,6 +389,8 @@ def test_cli_errors():
     r = subprocess.run([str(AGENT), "--standalone", "--node-label", "novalue"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--node-label novalue: want KEY=VALUE" in r.stderr
+    r = subprocess.run([str(AGENT), "--standalone", "--once"], capture_output=True, text=True)
+    assert r.returncode == 2 and "not with --standalone" in r.stderr
     r = subprocess.run([str(AGENT), "--standalone", "--listen", "nope"], capture_output=True,
                        text=True)
     assert r.returncode == 1 and "--listen nope: want ADDR:PORT" in r.stderr

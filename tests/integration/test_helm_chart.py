@@ -149,6 +149,13 @@ def test_seed_values_file_keeps_working():
     assert env["CONFIGURE_CONTAINERD"] == "true"
     assert {m["name"]: m["mountPath"] for m in node["initContainers"][0]["volumeMounts"]}[
         "host-bin"] == "/host/opt/reaper/bin"
+    ready = node["initContainers"][1]  # reaper-agent --once: condition and label
+    assert ready["image"].startswith("ghcr.io/example/reaper-agent:")
+    assert ready["args"] == ["--once", "--bin-dir=/host/opt/reaper/bin",
+                             "--containerd-config=/host/etc/containerd/config.toml",
+                             "--runtime-name=reaper-hpc"]
+    assert {m["name"]: m["mountPath"] for m in ready["volumeMounts"]}["host-bin"] == \
+        "/host/opt/reaper/bin"
 
 
 def test_install_path_wins_over_bin_dir_and_bin_dir_alone_works():

@@ -54,6 +54,20 @@ def test_kustomize_renders_offline_and_every_object_validates():
     role = next(o for o in objs if o["kind"] == "ClusterRole"
                 and o["metadata"]["name"] == "reaper-agent")
     assert any(r["resources"] == ["nodes"] and "patch" in r["verbs"] for r in role["rules"])
+    # The node installer's last step writes the same condition and label, with its own account
+    # whose token only that container mounts.
+    ds = next(o for o in objs if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "reaper-node")
+    pod = ds["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["install", "ready"]
+    assert pod["initContainers"][1]["args"][0] == "--once"
+    assert pod["serviceAccountName"] == "reaper-node" and not pod["automountServiceAccountToken"]
+    mounts = {c["name"]: {m["mountPath"] for m in c.get("volumeMounts", [])}
+              for c in pod["initContainers"] + pod["containers"]}
+    token = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert [n for n, m in mounts.items() if token in m] == ["ready"]
+    node_role = next(o for o in objs if o["kind"] == "ClusterRole"
+                     and o["metadata"]["name"] == "reaper-node")
+    assert any(r["resources"] == ["nodes"] and "patch" in r["verbs"] for r in node_role["rules"])
     namespaced = [o for o in objs if "namespace" in o["metadata"]]
     assert {o["metadata"]["namespace"] for o in namespaced} == {"reaper-system"}
 
