@@ -38,6 +38,14 @@ def raw(path):
     return f"{{{{ {path} }}}}"
 
 
+class Block(str):
+    """A whole YAML subtree from a value (toYaml), indented under its key."""
+
+
+# node.installPath is the seed chart's name for node.binDir; either may be set.
+BIN_DIR = ".Values.node.installPath | default .Values.node.binDir"
+
+
 CONFIG_KEYS = [  # reaper.conf key → values.yaml config.<name>
     ("REAPER_DNS_MODE", "dnsMode"), ("REAPER_OVERLAY_ISOLATION", "overlayIsolation"),
     ("REAPER_OVERLAY_BASE", "overlayBase"), ("REAPER_RUNTIME_LOG", "runtimeLog"),
@@ -49,10 +57,14 @@ REAPER_CONF = "|\n" + "".join(f"    {k}={{{{ .Values.config.{v} }}}}\n" for k, v
 
 NODE_POD = "spec.template.spec"
 INSTALL = f"{NODE_POD}.initContainers[0]"
+READY = f"{NODE_POD}.initContainers[1]"
 CTL = f"{NODE_POD}.containers[0]"
 # manifest → (condition or None, {field path: template text})
 SUBSTITUTIONS = {
-    "node/runtimeclass.yaml": (".Values.runtimeClass.create", {}),
+    "node/runtimeclass.yaml": (".Values.runtimeClass.create", {
+        "metadata.name": quoted(".Values.runtimeClass.name"),
+        "handler": quoted(".Values.runtimeClass.handler"),
+    }),
     "node/configmap.yaml": (None, {'data["reaper.conf"]': REAPER_CONF.rstrip("\n")}),
     "node/daemonset.yaml": (None, {
         f"{INSTALL}.image": image("node"),
@@ -60,14 +72,24 @@ SUBSTITUTIONS = {
         f"{INSTALL}.env[0].value": quoted(".Values.node.configureContainerd"),
         f"{INSTALL}.env[1].value": quoted(".Values.node.restartContainerd"),
         f"{INSTALL}.env[2].value": quoted(".Values.node.containerdConfig"),
-        f"{INSTALL}.env[3].value": quoted(".Values.node.binDir"),
+        f"{INSTALL}.env[3].value": quoted(BIN_DIR),
+        f"{INSTALL}.env[4].value": quoted(".Values.runtimeClass.handler"),
         f"{NODE_POD}.containers[0].image": image("node"),
         f"{NODE_POD}.containers[0].imagePullPolicy": quoted(".Values.node.image.pullPolicy"),
-        f"{INSTALL}.volumeMounts[0].mountPath": '"/host{{ .Values.node.binDir }}"',
+        f"{INSTALL}.volumeMounts[0].mountPath": f'"/host{raw(BIN_DIR)}"',
         f"{INSTALL}.volumeMounts[2].mountPath": '"/host{{ dir .Values.node.containerdConfig }}"',
-        f"{NODE_POD}.volumes[0].hostPath.path": quoted(".Values.node.binDir"),
+        f"{NODE_POD}.volumes[0].hostPath.path": quoted(BIN_DIR),
         f"{NODE_POD}.volumes[2].hostPath.path": "{{ dir .Values.node.containerdConfig | quote }}",
+        f"{READY}.image": image("agent"),
+        f"{READY}.imagePullPolicy": quoted(".Values.agent.image.pullPolicy"),
+        f"{READY}.args[1]": f'"--bin-dir=/host{raw(BIN_DIR)}"',
+        f"{READY}.args[2]": '"--containerd-config=/host{{ .Values.node.containerdConfig }}"',
+        f"{READY}.args[3]": '"--runtime-name={{ .Values.runtimeClass.handler }}"',
+        f"{READY}.volumeMounts[0].mountPath": f'"/host{raw(BIN_DIR)}"',
+        f"{READY}.volumeMounts[1].mountPath": '"/host{{ dir .Values.node.containerdConfig }}"',
     }),
+    "node/serviceaccount.yaml": (None, {}),
+    "node/rbac.yaml": (None, {}),
     "controller/serviceaccount.yaml": (".Values.controller.enabled", {}),
     "controller/rbac.yaml": (".Values.controller.enabled", {}),
     "controller/deployment.yaml": (".Values.controller.enabled", {
@@ -75,20 +97,24 @@ SUBSTITUTIONS = {
         f"{CTL}.image": image("controller"),
         f"{CTL}.imagePullPolicy": quoted(".Values.controller.image.pullPolicy"),
         f"{CTL}.args[1]": '"--lease-namespace={{ .Release.Namespace }}"',
+        f"{CTL}.args[2]": '"--runtime-class={{ .Values.runtimeClass.name }}"',
         f"{CTL}.args[3]": '"--placeholder-image={{ .Values.controller.placeholderImage }}"',
         f"{CTL}.args[4]": '"--log-level={{ .Values.controller.logLevel }}"',
+        f"{CTL}.resources": Block(".Values.controller.resources"),
     }),
     "agent/serviceaccount.yaml": (".Values.agent.enabled", {}),
     "agent/rbac.yaml": (".Values.agent.enabled", {}),
     "agent/daemonset.yaml": (".Values.agent.enabled", {
         f"{CTL}.image": image("agent"),
         f"{CTL}.imagePullPolicy": quoted(".Values.agent.image.pullPolicy"),
-        f"{CTL}.args[0]": '"--bin-dir=/host{{ .Values.node.binDir }}"',
+        f"{CTL}.args[0]": f'"--bin-dir=/host{raw(BIN_DIR)}"',
         f"{CTL}.args[1]": '"--containerd-config=/host{{ .Values.node.containerdConfig }}"',
         f"{CTL}.args[4]": '"--log-level={{ .Values.agent.logLevel }}"',
-        f"{CTL}.volumeMounts[2].mountPath": '"/host{{ .Values.node.binDir }}"',
+        f"{CTL}.args[5]": '"--runtime-name={{ .Values.runtimeClass.handler }}"',
+        f"{CTL}.resources": Block(".Values.agent.resources"),
+        f"{CTL}.volumeMounts[2].mountPath": f'"/host{raw(BIN_DIR)}"',
         f"{CTL}.volumeMounts[3].mountPath": '"/host{{ dir .Values.node.containerdConfig }}"',
-        f"{NODE_POD}.volumes[2].hostPath.path": quoted(".Values.node.binDir"),
+        f"{NODE_POD}.volumes[2].hostPath.path": quoted(BIN_DIR),
         f"{NODE_POD}.volumes[3].hostPath.path": "{{ dir .Values.node.containerdConfig | quote }}",
     }),
 }
@@ -142,6 +168,10 @@ def template(src, condition, subs):
         node[key] = _token(tokens, text)
     body = "---\n".join(yaml.safe_dump(d, sort_keys=False, width=1000) for d in docs)
     for i in reversed(range(len(tokens))):  # reversed: __TEMPLATE_1__ is a prefix of _10_
+        if isinstance(tokens[i], Block):  # `key: {{- toYaml V | nindent <key's indent + 2> }}`
+            body = re.sub(rf"^( *)(\S[^\n]*?): __TEMPLATE_{i}__$",
+                          lambda m: f"{m[1]}{m[2]}: {{{{- toYaml {tokens[i]} | nindent "
+                                    f"{len(m[1]) + 2} }}}}", body, flags=re.M)
         body = body.replace(f"__TEMPLATE_{i}__", tokens[i])
     if condition:
         body = f"{{{{- if {condition} }}}}\n{body}{{{{- end }}}}\n"

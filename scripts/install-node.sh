@@ -14,8 +14,10 @@
 #   REAPER_CONF_SOURCE=/config/reaper.conf   ConfigMap file; absent = keep the host's file
 #   CONFIGURE_CONTAINERD=true       register the runtime with configure-containerd.sh
 #   CONTAINERD_CONFIG=/etc/containerd/config.toml   host path of containerd's config
+#   RUNTIME_NAME=reaper-v2          the containerd runtime handler (the RuntimeClass's handler)
 #   RESTART_CONTAINERD=true         restart containerd when its config changed
 #   CONTAINERD_RESTART_CMD=...      default: systemctl in the host's namespaces (needs hostPID)
+#   HOST_EXEC="nsenter -t 1 -m --"  runs a host binary in the host's mount namespace (hostPID)
 set -eu
 
 HOST_ROOT=${HOST_ROOT:-/host}
@@ -24,8 +26,10 @@ SOURCE_DIR=${SOURCE_DIR:-/opt/reaper/bin}
 REAPER_CONF_SOURCE=${REAPER_CONF_SOURCE:-/config/reaper.conf}
 CONFIGURE_CONTAINERD=${CONFIGURE_CONTAINERD:-true}
 CONTAINERD_CONFIG=${CONTAINERD_CONFIG:-/etc/containerd/config.toml}
+RUNTIME_NAME=${RUNTIME_NAME:-reaper-v2}
 RESTART_CONTAINERD=${RESTART_CONTAINERD:-true}
 CONTAINERD_RESTART_CMD=${CONTAINERD_RESTART_CMD:-nsenter -t 1 -m -u -i -n -p -- systemctl restart containerd}
+HOST_EXEC=${HOST_EXEC:-nsenter -t 1 -m --}
 HERE=$(dirname "$0")
 BINARIES="containerd-shim-reaper-v2 reaper-runtime"
 
@@ -94,7 +98,7 @@ configure_containerd() {
   cfg="$HOST_ROOT$CONTAINERD_CONFIG"
   before=none
   [ ! -f "$cfg" ] || before=$(sha256sum <"$cfg")
-  sh "$HERE/configure-containerd.sh" --config "$cfg"
+  sh "$HERE/configure-containerd.sh" --config "$cfg" --runtime-name "$RUNTIME_NAME"
   [ "$before" != "$(sha256sum <"$cfg")" ] || return 0
   if is_true "$RESTART_CONTAINERD"; then
     # Shims and workloads are separate processes: they survive a containerd restart.
@@ -105,8 +109,22 @@ configure_containerd() {
   fi
 }
 
+# The runtime root (/run/reaper) as a shared mount point of its own: reaper-agent mounts it with
+# Bidirectional propagation, which kubelet refuses on nodes whose / is not shared (no systemd).
+# The runtime also does this on first use; doing it now lets the agent start before any pod.
+share_runtime_root() {
+  # shellcheck disable=SC2086 # HOST_EXEC is a command line
+  if out=$($HOST_EXEC "$BIN_DIR/reaper-runtime" setup-root 2>&1); then
+    log "$out"
+  else
+    log "warning: the runtime root is not a shared mount point yet (reaper-agent needs one" \
+      "on nodes whose / is not shared; the runtime retries on first use): $out"
+  fi
+}
+
 [ -d "$HOST_ROOT" ] || die "host root $HOST_ROOT is not mounted"
 install_binaries
 install_config
 configure_containerd
+share_runtime_root
 log "done: $("$SOURCE_DIR/reaper-runtime" --version 2>&1 | head -n 1)"

@@ -13,6 +13,9 @@
 #include "kube_client.h"
 #include "workqueue.h"
 
+/* The label the RuntimeClass's nodeSelector selects (deploy/node/runtimeclass.yaml). */
+#define DEFAULT_NODE_LABEL "reaper.io/runtime=ready"
+
 struct agent_opts {
     const char *kubeconfig;
     const char *node_name;
@@ -24,9 +27,13 @@ struct agent_opts {
     const char *config_namespace; /* ConfigMap namespace */
     const char *config_map;       /* ConfigMap name ("" disables config sync) */
     const char *proc;             /* procfs, "/proc" */
-    unsigned resync_s;            /* periodic GC and condition heartbeat */
-    unsigned gc_grace_s;          /* a stale state must be this old */
-    bool standalone;              /* no API server: metrics, health and GC only */
+    const char *node_label;       /* --node-label KEY=VALUE as given ("" for none) */
+    char *node_label_key;         /* parsed from it: set while ReaperReady is True; NULL: none */
+    const char *node_label_value;
+    unsigned resync_s;   /* periodic GC and condition heartbeat */
+    unsigned gc_grace_s; /* a stale state must be this old */
+    bool standalone;     /* no API server: metrics, health and GC only */
+    bool once;           /* check the node, write condition and label, exit */
 };
 
 struct agent {

@@ -21,8 +21,23 @@ static const char USAGE[] =
     "usage: reaper-agent [--node-name NAME] [--kubeconfig FILE] [--listen ADDR:PORT]\n"
     "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
     "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
-    "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--standalone]\n"
-    "  [--log-level error|warn|info|debug] [--version]\n";
+    "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--node-label KEY=VALUE]\n"
+    "  [--standalone | --once] [--log-level error|warn|info|debug] [--version]\n";
+
+/* KEY=VALUE, or "" for no label. The key is checked by the API server when it is written. */
+static _must_check_ int parse_node_label(struct agent_opts *o)
+{
+    const char *v = o->node_label, *eq = strchr(v, '=');
+    if (*v == '\0')
+        return 0;
+    if (eq == NULL || eq == v) {
+        fprintf(stderr, "reaper-agent: --node-label %s: want KEY=VALUE (or \"\" for none)\n", v);
+        return -EINVAL;
+    }
+    o->node_label_key = xstrndup(v, (size_t)(eq - v));
+    o->node_label_value = eq + 1;
+    return 0;
+}
 
 /* Returns 0 to run, 1 to exit successfully (--version/--help), <0 on a usage error. */
 static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
@@ -45,7 +60,9 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
          .min = 1,
          .max = 86400 * 7},
         {.name = "proc", .kind = CL_STRING, .target = &o->proc},
+        {.name = "node-label", .kind = CL_STRING, .target = &o->node_label},
         {.name = "standalone", .kind = CL_FLAG, .target = &o->standalone},
+        {.name = "once", .kind = CL_FLAG, .target = &o->once},
         {.name = "log-level", .kind = CL_LOG_LEVEL, .target = level},
         {0},
     };
@@ -55,7 +72,11 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
         fputs("reaper-agent: --node-name (or NODE_NAME) is required unless --standalone\n", stderr);
         return -EINVAL;
     }
-    return r;
+    if (r == 0 && o->standalone && o->once) {
+        fputs("reaper-agent: --once writes to the API server: not with --standalone\n", stderr);
+        return -EINVAL;
+    }
+    return r == 0 ? parse_node_label(o) : r;
 }
 
 /* ---- informer handlers: enqueue keys only ---- */
@@ -185,12 +206,16 @@ static void *sync_thread(void *ud)
     return NULL;
 }
 
-static _must_check_ int connect_api(struct agent *a, rerr **err)
+static _must_check_ int client_new(struct agent *a, rerr **err)
 {
     struct kube_config *kc = NULL;
     int r = kube_config_load(a->o.kubeconfig, &kc, err);
-    if (r == 0)
-        r = kube_client_new(kc, &a->client, err);
+    return r < 0 ? r : kube_client_new(kc, &a->client, err);
+}
+
+static _must_check_ int connect_api(struct agent *a, rerr **err)
+{
+    int r = client_new(a, err);
     if (r == 0)
         r = start_informers(a, err);
     if (r < 0)
@@ -223,6 +248,19 @@ static _must_check_ int run(struct agent *a, rerr **err)
     return r;
 }
 
+/* --once (the node installer's last step): the ReaperReady check, its condition and the node
+ * label written once. Success means they were written, whatever the check found. */
+static _must_check_ int check_once(struct agent *a, rerr **err)
+{
+    int r = client_new(a, err);
+    if (r == 0)
+        r = agent_condition(a, err);
+    if (r == 0)
+        log_info("node %s: ReaperReady=%s", a->o.node_name,
+                 a->counters.node_ready == 1 ? "True" : "False");
+    return r;
+}
+
 static const char *env_or(const char *name, const char *dflt)
 {
     const char *v = getenv(name);
@@ -240,6 +278,7 @@ int main(int argc, char **argv)
                             .config_namespace = env_or("POD_NAMESPACE", "reaper-system"),
                             .config_map = "reaper-config",
                             .proc = "/proc",
+                            .node_label = DEFAULT_NODE_LABEL,
                             .resync_s = 60,
                             .gc_grace_s = 300}};
     enum log_level level = LOG_LVL_INFO;
@@ -255,14 +294,20 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&a.counters.mu, NULL);
     a.counters.node_ready = -1;
-    a.queue = workqueue_new(200, 30000);
-    daemon_shutdown_on_signal(a.queue);
-    int r = run(&a, &err);
+    int r;
+    if (a.o.once) {
+        r = check_once(&a, &err);
+    } else {
+        a.queue = workqueue_new(200, 30000);
+        daemon_shutdown_on_signal(a.queue);
+        r = run(&a, &err);
+        workqueue_free(a.queue);
+    }
     if (r < 0)
         log_error("%s", rerr_msg(err));
-    workqueue_free(a.queue);
     kube_client_free(a.client);
     json_decref(a.last_condition);
     config_free(&a.cfg);
+    free(a.o.node_label_key);
     return r < 0 ? 1 : 0;
 }

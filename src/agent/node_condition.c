@@ -112,6 +112,34 @@ static _must_check_ int write_condition(json_t *node, void *ud, rerr **err)
     return unchanged && !w->heartbeat_due ? 1 : 0;
 }
 
+static const char *label_of(const json_t *node, const char *key)
+{
+    json_t *labels = json_object_get(json_object_get(node, "metadata"), "labels");
+    return json_string_value(json_object_get(labels, key));
+}
+
+/* The scheduling label follows the condition: present while ready, absent otherwise, so the
+ * RuntimeClass's nodeSelector keeps new Reaper pods off a broken node. */
+static _must_check_ int sync_label(struct agent *a, const json_t *node, bool ready, rerr **err)
+{
+    const char *key = a->o.node_label_key;
+    if (key == NULL)
+        return 0;
+    const char *want = ready ? a->o.node_label_value : NULL;
+    const char *cur = label_of(node, key);
+    if (want ? cur && strcmp(cur, want) == 0 : cur == NULL)
+        return 0;
+    json_t *patch = json_pack("{s:{s:{s:o}}}", "metadata", "labels", key,
+                              want ? json_string(want) : json_null());
+    int r = kube_patch(a->client, &KUBE_NODES, NULL, a->o.node_name, NULL, KUBE_PATCH_MERGE, patch,
+                       NULL, err);
+    json_decref(patch);
+    if (r < 0)
+        return rerr_wrap(err, "node %s label %s", a->o.node_name, key);
+    log_info("node label %s=%s %s", key, a->o.node_label_value, want ? "set" : "removed");
+    return 0;
+}
+
 int agent_condition(struct agent *a, rerr **err)
 {
     _cleanup_free_ char *bins = check_binaries(a);
@@ -128,12 +156,19 @@ int agent_condition(struct agent *a, rerr **err)
     struct condition_write w = {cond, t - a->last_heartbeat_ns >=
                                           (uint64_t)a->o.resync_s * 1000000000ull};
     int r = 0;
-    if (a->client)
+    json_t *node = NULL;
+    if (a->client) {
         r = kube_modify(a->client, &KUBE_NODES, NULL, a->o.node_name, true, write_condition, &w,
-                        NULL, err);
+                        &node, err);
+        if (r < 0)
+            r = rerr_wrap(err, "node %s condition ReaperReady", a->o.node_name);
+        else
+            r = sync_label(a, node, ok, err);
+        json_decref(node);
+    }
     if (r < 0) {
         json_decref(cond);
-        return rerr_wrap(err, "node %s condition ReaperReady", a->o.node_name);
+        return r;
     }
     if (w.heartbeat_due)
         a->last_heartbeat_ns = t;

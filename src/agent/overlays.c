@@ -30,12 +30,13 @@ static _must_check_ int write_entry(json_t *obj, void *ud, rerr **err)
     return r;
 }
 
-/* Tear down the overlay unless a live workload uses it; *message explains a refusal. */
+/* Tear down the overlay (name NULL: the namespace's own) unless a live workload uses it;
+ * *message explains a refusal. */
 static enum op_result destroy(struct agent *a, const char *ns, const char *name, char **message)
 {
     _cleanup_free_ char *key = overlay_key_for(&a->cfg, ns, name);
     if (key == NULL) {
-        *message = xasprintf("overlay name %s is not a DNS label", name);
+        *message = xasprintf("overlay name %s is not a DNS label", name ? name : ns);
         return RES_ERROR;
     }
     struct node_snapshot s;
@@ -94,6 +95,8 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
     if (obj == NULL)
         return 0; /* gone: deletion was handled while the finalizer held it */
     enum overlay_action act = overlay_action(obj, a->o.node_name);
+    const char *t = reaper_overlay_target(obj);
+    _cleanup_free_ char *target = t ? xstrdup(t) : NULL; /* NULL: the namespace overlay */
     json_decref(obj);
     if (act == OVA_NONE)
         return 0; /* the cache only lags: a newer object comes with an event that requeues */
@@ -107,7 +110,7 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
     _cleanup_free_ char *message = NULL;
     enum op_result res = RES_OK;
     if (act != OVA_REGISTER)
-        res = destroy(a, ns, name, &message);
+        res = destroy(a, ns, target, &message);
     count_op(a, act, res);
     struct entry_write w = {a->o.node_name, act, res, message};
     r = kube_modify(a->client, &REAPER_OVERLAYS, ns, name, true, write_entry, &w, NULL, err);

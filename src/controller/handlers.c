@@ -29,13 +29,6 @@ static void pod_changed(struct controller *c, const json_t *pod)
     controller_enqueue(c, KEY_RPOD, ns_of(pod), owner_of_kind(pod, "ReaperPod"));
 }
 
-static void rpod_changed(struct controller *c, const json_t *rp)
-{
-    controller_enqueue(c, KEY_RPOD, ns_of(rp), kj_str(rp, "metadata.name"));
-    controller_enqueue(c, KEY_RDJOB, ns_of(rp), owner_of_kind(rp, "ReaperDaemonJob"));
-    controller_enqueue(c, KEY_ROVL, ns_of(rp), kj_str(rp, "spec.overlayName"));
-}
-
 /* Every cached object of inf in ns (NULL: all) whose string at path equals value (NULL: any). */
 static void enqueue_matching(struct controller *c, struct kube_informer *inf, const char *kind,
                              const char *ns, const char *path, const char *value)
@@ -54,11 +47,23 @@ static void enqueue_matching(struct controller *c, struct kube_informer *inf, co
     }
 }
 
+static void rpod_changed(struct controller *c, const json_t *rp)
+{
+    controller_enqueue(c, KEY_RPOD, ns_of(rp), kj_str(rp, "metadata.name"));
+    controller_enqueue(c, KEY_RDJOB, ns_of(rp), owner_of_kind(rp, "ReaperDaemonJob"));
+    const char *overlay = kj_str(rp, "spec.overlayName");
+    if (overlay && *overlay)
+        controller_enqueue(c, KEY_ROVL, ns_of(rp), overlay);
+    else /* the namespace overlay: the ReaperOverlays that target it */
+        enqueue_matching(c, c->overlays, KEY_ROVL, ns_of(rp), "spec.target", "Namespace");
+}
+
 static void overlay_changed(struct controller *c, const json_t *ovl)
 {
     controller_enqueue(c, KEY_ROVL, ns_of(ovl), kj_str(ovl, "metadata.name"));
-    enqueue_matching(c, c->rpods, KEY_RPOD, ns_of(ovl), "spec.overlayName",
-                     kj_str(ovl, "metadata.name"));
+    const char *named = reaper_overlay_target(ovl); /* ReaperPods gate on named overlays only */
+    if (named)
+        enqueue_matching(c, c->rpods, KEY_RPOD, ns_of(ovl), "spec.overlayName", named);
 }
 
 static void job_changed(struct controller *c, const json_t *job)

@@ -8,10 +8,14 @@
 #include <errno.h>
 #include <string.h>
 
-static bool uses_overlay(const json_t *rpod, const void *name)
+/* ReaperPods of the overlay ovl manages: its name as overlayName, or none for the namespace's. */
+static bool uses_overlay(const json_t *rpod, const void *ovl)
 {
+    const char *want = reaper_overlay_target(ovl);
     const char *o = kj_str(rpod, "spec.overlayName");
-    return o && strcmp(o, name) == 0 && !is_deleting(rpod);
+    if (o && *o == '\0')
+        o = NULL;
+    return (want && o ? strcmp(o, want) == 0 : want == o) && !is_deleting(rpod);
 }
 
 static json_t *node_names(struct controller *c)
@@ -142,7 +146,7 @@ int reconcile_reaperoverlay(struct controller *c, const char *ns, const char *na
     _cleanup_json_ json_t *ovl = kube_informer_get(c->overlays, ns, name);
     if (ovl == NULL)
         return 0;
-    _cleanup_json_ json_t *rpods = cache_select(c->rpods, ns, uses_overlay, name);
+    _cleanup_json_ json_t *rpods = cache_select(c->rpods, ns, uses_overlay, ovl);
     _cleanup_json_ json_t *nodes = node_names(c);
     struct rovl_plan p;
     rovl_plan(ovl, rpods, nodes, &p);

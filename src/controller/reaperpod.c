@@ -81,6 +81,10 @@ int reconcile_reaperpod(struct controller *c, const char *ns, const char *name, 
     if (pod == NULL) {
         const char *oname = kj_str(rpod, "spec.overlayName");
         _cleanup_json_ json_t *ovl = oname ? kube_informer_get(c->overlays, ns, oname) : NULL;
+        if (ovl && reaper_overlay_target(ovl) == NULL) { /* a namespace overlay's object */
+            json_decref(ovl);
+            ovl = NULL;
+        }
         enum rpod_gate g = rpod_overlay_gate(rpod, ovl);
         if (g != RPOD_GATE_OPEN)
             return wait_for_overlay(c, rpod, g, ovl, err);

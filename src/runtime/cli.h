@@ -47,5 +47,6 @@ int cmd_delete(struct cli *cli, int argc, char **argv);
 int cmd_exec(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_list(struct cli *cli, int argc, char **argv);
+int cmd_setup_root(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -25,6 +25,7 @@ static const struct {
      "exec <id> --process FILE [--console-socket PATH] [--pid-file FILE] [--detach]"},
     {"run", cmd_run, "run <id> --bundle DIR [--console-socket PATH]"},
     {"list", cmd_list, "list [--format table|json]"},
+    {"setup-root", cmd_setup_root, "setup-root"},
 };
 
 static void print_help(FILE *f)

@@ -1,14 +1,17 @@
 """Render the Reaper chart without helm: exactly the template subset gen-helm-chart.py emits.
 
 Supported: `{{ PATH }}`, `{{ PATH | quote }}`, `{{ PATH | default PATH }}`, `{{ dir PATH }}`,
-`{{- if PATH }}` … `{{- end }}`, whitespace trimming with `{{-` / `-}}`; PATH is
-.Values.a.b, .Release.Namespace or .Chart.AppVersion. Anything else raises, so the chart cannot
-drift into template features these tests would not understand.
+`{{ toYaml PATH | nindent N }}`, `{{- if PATH }}` … `{{- end }}`, whitespace trimming with
+`{{-` / `-}}`; PATH is .Values.a.b, .Release.Namespace or .Chart.AppVersion. Anything else
+raises, so the chart cannot drift into template features these tests would not understand.
+Like helm, rendering first validates the values against the chart's values.schema.json.
 """
+import json
 import pathlib
 import posixpath
 import re
 
+import jsonschema
 import yaml
 
 ACTION = re.compile(r"\{\{(-?)\s*(.*?)\s*(-?)\}\}", re.S)
@@ -43,6 +46,12 @@ def _command(ctx, cmd, piped):
         return piped if piped not in (None, "", False, 0) else _lookup(ctx, words[1])
     if words[0] == "dir" and len(words) == 2:
         return posixpath.dirname(_text(_lookup(ctx, words[1])))
+    if words[0] == "toYaml" and len(words) == 2 and piped is None:
+        v = _lookup(ctx, words[1])
+        return "" if v is None else yaml.safe_dump(v, default_flow_style=False).rstrip("\n")
+    if words[0] == "nindent" and len(words) == 2 and words[1].isdigit():
+        pad = " " * int(words[1])
+        return "\n" + "\n".join(pad + line for line in _text(piped).split("\n"))
     if len(words) == 1 and piped is None:
         return _lookup(ctx, words[0])
     raise TemplateError(f"unsupported template command {cmd!r}")
@@ -51,7 +60,7 @@ def _command(ctx, cmd, piped):
 def _pipeline(ctx, expr):
     value = None
     for i, cmd in enumerate(c.strip() for c in expr.split("|")):
-        if i == 0 and cmd.split()[0] in ("quote", "default"):
+        if i == 0 and cmd.split()[0] in ("quote", "default", "nindent"):
             raise TemplateError(f"{cmd!r} needs a piped value")
         value = _command(ctx, cmd, value)
     return value
@@ -95,7 +104,11 @@ def render_chart(chart, namespace="reaper-system", values=None):
     """All objects the chart would install: crds/ as-is, then templates/ rendered."""
     chart = pathlib.Path(chart)
     meta = yaml.safe_load((chart / "Chart.yaml").read_text())
-    ctx = {"Values": merge(yaml.safe_load((chart / "values.yaml").read_text()), values),
+    merged = merge(yaml.safe_load((chart / "values.yaml").read_text()), values)
+    schema = chart / "values.schema.json"
+    if schema.exists():
+        jsonschema.validate(merged, json.loads(schema.read_text()))
+    ctx = {"Values": merged,
            "Release": {"Namespace": namespace, "Name": "reaper"},
            "Chart": {"AppVersion": meta["appVersion"], "Version": meta["version"]}}
     objects = []

@@ -19,6 +19,7 @@ pytestmark = pytest.mark.agent
 
 AGENT = BUILD / "src/agent/reaper-agent"
 NODE = "node-a"
+LABEL = "reaper.io/runtime"
 
 
 def free_port():
@@ -177,6 +178,40 @@ def gc_pass(a, st, ns):
     wait_for(lambda: a.metric("reaper_gc_runs_total") > runs, what="a GC pass")
 
 
+def test_namespace_overlay_reset_and_delete(rt, api, agents, tmp_path):
+    """spec.target Namespace: the overlay of pods without overlayName; named ones untouched."""
+    st = api.store
+    st.create("namespaces", "", {"metadata": {"name": "team-n"}})  # GC leaves it alone
+    st.create("reaperoverlays", "team-n", {"metadata": {"name": "ns-overlay",
+                                                        "finalizers": ["reaper.io/overlay-cleanup"]},
+                                           "spec": {"target": "Namespace"}})
+    pid = run_workload(rt, "plain", "team-n", "echo x > /ns-file; exec sleep 100")
+    run_workload(rt, "named", "team-n", "echo y > /named-file", overlay="ns-overlay")
+    upper, named = rt.base / "team-n/upper", rt.base / "team-n/ns-overlay/upper"
+    wait_for(lambda: (upper / "ns-file").exists() and (named / "named-file").exists(),
+             what="overlay writes")
+    start(agents, tmp_path, rt.conf, "--resync", "1", api=api)
+    wait_for(lambda: overlay_entry(st, "team-n", "ns-overlay"), what="registered")
+    st.patch("reaperoverlays", "team-n", "ns-overlay", "merge", {"spec": {"resetGeneration": 1}})
+    msg = wait_for(lambda: (overlay_entry(st, "team-n", "ns-overlay") or {}).get("message"),
+                   what="refusal reported")
+    assert msg.startswith("waiting: 1 running workload uses this overlay (plain"), msg
+    finish(rt, "plain", pid)
+    wait_for(lambda: (overlay_entry(st, "team-n", "ns-overlay") or {})
+             .get("observedResetGeneration") == 1, timeout=20, what="reset done")
+    assert not (upper / "ns-file").exists() and not (rt.root / "ns/team-n").exists()
+    assert (named / "named-file").exists(), "the named overlay of the same name was reset"
+    assert (rt.root / "ns/team-n_ns-overlay").exists()
+    # The next plain workload starts from an empty namespace overlay.
+    run_workload(rt, "again", "team-n", "test -e /ns-file && echo stale > /seen || echo fresh > /seen")
+    wait_for(lambda: (upper / "seen").exists(), what="recreated")
+    assert (upper / "seen").read_text() == "fresh\n"
+    st.delete("reaperoverlays", "team-n", "ns-overlay")
+    wait_for(lambda: (overlay_entry(st, "team-n", "ns-overlay") or {}).get("removed"),
+             what="removed")
+    assert not upper.exists() and (named / "named-file").exists()
+
+
 def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, tmp_path):
     st = api.store
     for ns in ("team-live", "team-c", "sync-1", "sync-2"):
@@ -184,11 +219,16 @@ def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, 
     run_workload(rt, "l", "team-live", "echo > /etc/gc-a")
     run_workload(rt, "g", "team-gone", "echo > /etc/gc-b")
     pid = run_workload(rt, "b", "team-busy", "exec sleep 100")  # namespace gone, still running
+    # Namespace gone: its idle namespace overlay goes, its busy named overlay stays.
+    run_workload(rt, "m1", "team-mixed", "echo > /etc/gc-m")
+    pid_m = run_workload(rt, "m2", "team-mixed", "exec sleep 100", overlay="busy")
     run_workload(rt, "c", "team-c", "echo > /etc/gc-c")
-    for cid in ("l", "g", "c"):
+    for cid in ("l", "g", "c", "m1"):
         wait_for(lambda cid=cid: rt.state(cid)["status"] == "stopped", what=f"{cid} exit")
     a = start(agents, tmp_path, rt.conf, api=api)
     wait_for(lambda: not (rt.base / "team-gone").exists(), what="orphan removed")
+    wait_for(lambda: not (rt.base / "team-mixed/upper").exists(), what="idle overlay removed")
+    assert (rt.base / "team-mixed/busy/upper").is_dir(), "a busy named overlay was removed"
     assert not (rt.root / "ns/team-gone").exists()
     gc_pass(a, st, "sync-1")
     assert (rt.base / "team-live/upper").exists() and (rt.base / "team-c/upper").exists()
@@ -197,8 +237,9 @@ def test_namespace_gc_spares_live_namespaces_and_busy_overlays(rt, api, agents, 
     wait_for(lambda: not (rt.base / "team-c").exists(), what="deleted namespace GC")
     gc_pass(a, st, "sync-2")
     assert (rt.base / "team-live/upper").exists() and (rt.base / "team-busy/upper").exists()
-    assert a.metric('reaper_gc_removed_total{kind="overlay"}') == 2
+    assert a.metric('reaper_gc_removed_total{kind="overlay"}') == 3
     finish(rt, "b", pid)
+    finish(rt, "m2", pid_m)
 
 
 def test_stale_state_gc(rt, agents, tmp_path):
@@ -227,30 +268,64 @@ def ready_condition(st):
                  if c["type"] == "ReaperReady"), None)
 
 
-def test_node_condition_follows_the_checks(rt, api, agents, tmp_path):
-    st = api.store
-    node = st.create("nodes", "", {"metadata": {"name": NODE}})
-    node["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}  # kubelet's
-    st.update("nodes", "", NODE, node, sub="status")
+def node_labels(st):
+    return st.get("nodes", "", NODE)["metadata"].get("labels", {})
+
+
+def ready_node_files(tmp_path):
+    """Stand-in binaries that run and a containerd config registering the runtime."""
     bins = tmp_path / "bin"
     bins.mkdir()
-    for name in ("reaper-runtime", "containerd-shim-reaper-v2"):  # stand-ins that run
+    for name in ("reaper-runtime", "containerd-shim-reaper-v2"):
         (bins / name).write_text("#!/bin/sh\necho 0.1.0\n")
         (bins / name).chmod(0o755)
     cfg = tmp_path / "config.toml"
     subprocess.run(["sh", str(REPO / "scripts/configure-containerd.sh"), "--config", str(cfg),
                     "--layout", "2"], check=True, capture_output=True)
+    return bins, cfg
+
+
+def test_node_condition_follows_the_checks(rt, api, agents, tmp_path):
+    st = api.store
+    node = st.create("nodes", "", {"metadata": {"name": NODE,
+                                                "labels": {"kubernetes.io/os": "linux"}}})
+    node["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}  # kubelet's
+    st.update("nodes", "", NODE, node, sub="status")
+    bins, cfg = ready_node_files(tmp_path)
     a = start(agents, tmp_path, rt.conf, "--bin-dir", str(bins), "--containerd-config", str(cfg),
               "--resync", "1", api=api)
     c = wait_for(lambda: ready_condition(st), what="condition")
     assert c["status"] == "True" and c["reason"] == "Ready", c
     assert st.get("nodes", "", NODE)["status"]["conditions"][0]["type"] == "Ready"
-    subprocess.run(["sh", str(REPO / "scripts/configure-containerd.sh"), "--config", str(cfg),
-                    "--undo"], check=True, capture_output=True)
+    # The RuntimeClass's nodeSelector label follows the condition; other labels stay.
+    wait_for(lambda: node_labels(st).get(LABEL) == "ready", what="label set")
+    assert node_labels(st)["kubernetes.io/os"] == "linux"
+    configure = ["sh", str(REPO / "scripts/configure-containerd.sh"), "--config", str(cfg)]
+    subprocess.run([*configure, "--undo"], check=True, capture_output=True)
     c = wait_for(lambda: (lambda c: c if c["status"] == "False" else None)(ready_condition(st)),
                  what="condition False")
     assert c["reason"] == "RuntimeNotRegistered" and "reaper-v2" in c["message"]
     assert a.metric("reaper_node_ready") == 0
+    wait_for(lambda: LABEL not in node_labels(st), what="label removed")
+    assert node_labels(st) == {"kubernetes.io/os": "linux"}
+    subprocess.run([*configure, "--layout", "2"], check=True, capture_output=True)
+    wait_for(lambda: node_labels(st).get(LABEL) == "ready", what="label set again")
+    assert "node label reaper.io/runtime=ready removed" in a.text()
+
+
+def test_node_label_is_configurable(rt, api, agents, tmp_path):
+    st = api.store
+    st.create("nodes", "", {"metadata": {"name": NODE, "labels": {LABEL: "ready"}}})
+    bins, cfg = ready_node_files(tmp_path)
+    start(agents, tmp_path, rt.conf, "--bin-dir", str(bins), "--containerd-config", str(cfg),
+          "--node-label", "example.com/reaper=yes", api=api)
+    wait_for(lambda: node_labels(st).get("example.com/reaper") == "yes", what="custom label")
+    assert node_labels(st)[LABEL] == "ready"
+    # No label: a failing check leaves the labels alone.
+    b = start(agents, tmp_path, rt.conf, "--bin-dir", str(tmp_path / "none"), "--node-label", "",
+              api=api)
+    wait_for(lambda: "ReaperReady=False" in b.text(), what="check failed")
+    assert node_labels(st) == {LABEL: "ready", "example.com/reaper": "yes"}
 
 
 def test_config_sync_validates_and_writes_atomically(rt, api, agents, tmp_path):
@@ -276,6 +351,34 @@ def test_config_sync_validates_and_writes_atomically(rt, api, agents, tmp_path):
     assert a.metric("reaper_config_syncs_total") == 2
 
 
+def test_once_writes_condition_and_label_and_exits(rt, api, tmp_path):
+    """--once, the node installer's last step: one check, its condition and label, exit 0
+    whatever the check found; 1 only when it could not write them."""
+    st = api.store
+    st.create("nodes", "", {"metadata": {"name": NODE}})
+    bins, cfg = ready_node_files(tmp_path)
+    kc = api.kubeconfig(tmp_path / "kubeconfig")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("REAPER_")},
+           "REAPER_CONFIG": str(rt.conf)}
+
+    def once(*args, kubeconfig=kc):
+        return subprocess.run([str(AGENT), "--once", "--kubeconfig", str(kubeconfig),
+                               "--node-name", NODE, "--containerd-config", str(cfg), *args],
+                              env=env, capture_output=True, text=True, timeout=30)
+    r = once("--bin-dir", str(bins))
+    assert r.returncode == 0, r.stderr
+    assert node_labels(st) == {LABEL: "ready"} and ready_condition(st)["status"] == "True"
+    assert f"node {NODE}: ReaperReady=True" in r.stderr
+    r = once("--bin-dir", str(tmp_path / "none"))
+    assert r.returncode == 0, r.stderr
+    assert node_labels(st) == {} and ready_condition(st)["reason"] == "BinariesMissing"
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text(kc.read_text().replace(api.url, "http://127.0.0.1:1"))
+    r = once("--bin-dir", str(bins), kubeconfig=bad)
+    assert r.returncode == 1 and "ReaperReady" in r.stderr, r.stderr
+    assert node_labels(st) == {}
+
+
 def test_cli_errors():
     r = subprocess.run([str(AGENT)], capture_output=True, text=True,
                        env={k: v for k, v in os.environ.items() if k != "NODE_NAME"})
@@ -283,6 +386,11 @@ def test_cli_errors():
     r = subprocess.run([str(AGENT), "--standalone", "--resync", "0"], capture_output=True,
                        text=True)
     assert r.returncode == 2 and "--resync 0: want seconds" in r.stderr
+    r = subprocess.run([str(AGENT), "--standalone", "--node-label", "novalue"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "--node-label novalue: want KEY=VALUE" in r.stderr
+    r = subprocess.run([str(AGENT), "--standalone", "--once"], capture_output=True, text=True)
+    assert r.returncode == 2 and "not with --standalone" in r.stderr
     r = subprocess.run([str(AGENT), "--standalone", "--listen", "nope"], capture_output=True,
                        text=True)
     assert r.returncode == 1 and "--listen nope: want ADDR:PORT" in r.stderr

@@ -181,6 +181,42 @@ def overlay_message(st):
     return status(st, "reaperoverlays", "ovl").get("message")
 
 
+def reset_request(st, name):
+    return st.get("reaperoverlays", NS, name)["metadata"].get("annotations", {}).get(
+        "reaper.io/reset-request")
+
+
+def test_namespace_target_follows_pods_without_overlay_name(api, ctl):
+    """spec.target Namespace: OnFailure counts the ReaperPods that use the namespace overlay
+    (no overlayName); a Named object of the same policy counts only its own."""
+    st = api.store
+    make_node(st, "node-a")
+    for name, target in (("nsovl", "Namespace"), ("named", "Named")):
+        st.create("reaperoverlays", NS, {"metadata": {"name": name},
+                                         "spec": {"target": target, "resetPolicy": "OnFailure"}})
+        wait_for(lambda name=name: st.get("reaperoverlays", NS, name)["metadata"]
+                 .get("finalizers"), what=f"{name} finalizer")
+        fake_agent(st, "node-a", name, ready=True, observedResetGeneration=0,
+                   observedResetRequest=0)
+    rpod(st, "plain")
+    pod = wait_for(lambda: st.get("pods", NS, "plain"), what="ungated pod")
+    assert "reaper.runtime/overlay-name" not in pod["metadata"].get("annotations", {})
+    kubelet(st, "plain", "Failed", exit_code=1)
+    wait_for(lambda: reset_request(st, "nsovl") == "1", what="namespace overlay reset request")
+    wait_for(lambda: st.get("reaperpods", NS, "plain")["metadata"].get("annotations", {})
+             .get("reaper.io/overlay-reset-requested") == "true", what="marked")
+    rpod(st, "user", overlayName="named")
+    wait_for(lambda: st.get("pods", NS, "user"), what="named pod")
+    kubelet(st, "user", "Failed", exit_code=1)
+    wait_for(lambda: reset_request(st, "named") == "1", what="named overlay reset request")
+    time.sleep(0.5)
+    assert reset_request(st, "nsovl") == "1", "a named overlay's failure reset the namespace's"
+    # The Namespace object's name is not an overlay name: a ReaperPod naming it waits.
+    rpod(st, "confused", overlayName="nsovl")
+    s = wait_for(lambda: status(st, "reaperpods", "confused").get("reason"), what="gated")
+    assert s == "OverlayNotFound"
+
+
 def finish_rpod(st, name, code):
     wait_for(lambda: st.get("pods", NS, name), what=f"pod {name}")
     kubelet(st, name, "Succeeded" if code == 0 else "Failed", exit_code=code)
@@ -243,6 +279,63 @@ def test_daemonjob_nodes_retries_and_after(api, ctl):
     wait_for(lambda: status(st, "reaperdaemonjobs", "first").get("phase") == "Completed",
              what="Completed")
     wait_for(lambda: st.get("reaperpods", NS, "second-node-a"), what="after ordering")
+
+
+def test_daemonjob_copies_the_pod_fields_and_reports_per_node(api, ctl):
+    """Every field a ReaperDaemonJob passes on reaches its ReaperPods (and their Pods);
+    nodeStatuses[] names each node's ReaperPod; observedGeneration follows the spec."""
+    st = api.store
+    make_node(st, "node-a")
+    st.create("reaperoverlays", NS, {"metadata": {"name": "tools"}, "spec": {}})
+    wait_for(lambda: st.get("reaperoverlays", NS, "tools")["metadata"].get("finalizers"),
+             what="overlay finalizer")
+    fake_agent(st, "node-a", "tools", ready=True, observedResetGeneration=0,
+               observedResetRequest=0)
+    fields = {
+        "command": ["/bin/sh", "-c"], "args": ["cat /cfg/x > /out/y"],
+        "env": [{"name": "A", "value": "1"},
+                {"name": "B", "valueFrom": {"configMapKeyRef": {"name": "cm", "key": "k"}}}],
+        "workingDir": "/srv", "overlayName": "tools", "dnsMode": "kubernetes",
+        "runAsUser": 1000, "runAsGroup": 1001, "supplementalGroups": [27],
+        "volumes": [{"name": "cfg", "mountPath": "/cfg", "configMap": "cm", "readOnly": True},
+                    {"name": "out", "mountPath": "/out", "hostPath": "/var/tmp/out"},
+                    {"name": "scratch", "mountPath": "/scratch", "emptyDir": True}]}
+    job = st.create("reaperdaemonjobs", NS, {"metadata": {"name": "copy"}, "spec": fields})
+    rp = wait_for(lambda: st.get("reaperpods", NS, "copy-node-a"), what="rpod")
+    for k, v in fields.items():
+        assert rp["spec"][k] == v, k
+    assert rp["spec"]["nodeName"] == "node-a" and rp["spec"]["restartPolicy"] == "Never"
+    pod = wait_for(lambda: st.get("pods", NS, "copy-node-a"), what="pod (overlay Ready)")
+    ann = pod["metadata"]["annotations"]
+    assert ann["reaper.runtime/overlay-name"] == "tools"
+    assert ann["reaper.runtime/dns-mode"] == "kubernetes"
+    spec, main = pod["spec"], pod["spec"]["containers"][0]
+    assert spec["securityContext"]["runAsUser"] == 1000
+    assert spec["securityContext"]["runAsGroup"] == 1001
+    assert spec["securityContext"]["supplementalGroups"] == [27]
+    assert main["workingDir"] == "/srv" and main["args"] == ["cat /cfg/x > /out/y"]
+    assert {e["name"]: e for e in main["env"]}["B"]["valueFrom"] == \
+        {"configMapKeyRef": {"name": "cm", "key": "k"}}
+    vols = {v["name"]: v for v in spec["volumes"]}
+    assert vols["cfg"]["configMap"]["name"] == "cm" and vols["out"]["hostPath"]["path"] == \
+        "/var/tmp/out" and "emptyDir" in vols["scratch"]
+    mounts = {m["name"]: m for m in main["volumeMounts"]}
+    assert mounts["cfg"]["mountPath"] == "/cfg" and mounts["cfg"].get("readOnly") is True
+    s = wait_for(lambda: (x := status(st, "reaperdaemonjobs", "copy")).get("nodeStatuses") and x,
+                 what="node statuses")
+    assert s["nodeStatuses"][0]["reaperPodName"] == "copy-node-a"
+    assert s["nodeStatuses"][0]["nodeName"] == "node-a"
+    assert s["observedGeneration"] == job["metadata"]["generation"] == 1
+    finish_rpod(st, "copy-node-a", 0)
+    wait_for(lambda: status(st, "reaperdaemonjobs", "copy").get("phase") == "Completed",
+             what="Completed")
+    # A spec change: observedGeneration follows, the ReaperPod is replaced with the new field.
+    st.patch("reaperdaemonjobs", NS, "copy", "merge", {"spec": {"workingDir": "/opt"}})
+    wait_for(lambda: status(st, "reaperdaemonjobs", "copy").get("observedGeneration") == 2,
+             what="observedGeneration 2")
+    rp = wait_for(lambda: (r := st.get("reaperpods", NS, "copy-node-a"))["spec"]
+                  .get("workingDir") == "/opt" and r, what="new ReaperPod")
+    assert rp["metadata"]["annotations"]["reaper.io/job-generation"] == "2"
 
 
 def test_watch_reconnect_and_relist_after_410(api, ctl):

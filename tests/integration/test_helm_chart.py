@@ -3,8 +3,10 @@ exactly what kustomize renders (minus the Namespace, which `helm --create-namesp
 each value changes the fields it names. No helm binary exists here; helm_lite renders the
 template subset the generator emits and refuses anything else."""
 import copy
+import json
 import subprocess
 
+import jsonschema
 import pytest
 import yaml
 
@@ -85,6 +87,118 @@ def test_values_change_what_they_name():
     assert {v["name"]: v["hostPath"]["path"] for v in agent["volumes"]}["host-bin"] == "/opt/bin"
 
 
+# A values file written for the seed's chart (its "Helm Chart Reference" table), every key set.
+SEED_VALUES = """
+config:
+  dnsMode: kubernetes
+  runtimeLog: /run/reaper/runtime.log
+node:
+  image:
+    repository: ghcr.io/example/reaper-node
+    tag: ""
+    pullPolicy: IfNotPresent
+  installPath: /opt/reaper/bin
+  configureContainerd: true
+controller:
+  image:
+    repository: ghcr.io/example/reaper-controller
+    tag: "0.2.0"
+    pullPolicy: Always
+  replicas: 1
+  resources:
+    requests: {cpu: 20m, memory: 48Mi}
+    limits: {cpu: 200m, memory: 96Mi}
+agent:
+  enabled: true
+  image:
+    repository: ghcr.io/example/reaper-agent
+    tag: ""
+    pullPolicy: IfNotPresent
+  resources:
+    requests: {cpu: 5m, memory: 24Mi}
+    limits: {memory: 128Mi}
+runtimeClass:
+  name: reaper-hpc
+  handler: reaper-hpc
+"""
+
+
+def test_seed_values_file_keeps_working():
+    objs = render_chart(CHART, values=yaml.safe_load(SEED_VALUES))
+    for o in objs:
+        check(o)
+    rc = find(objs, "RuntimeClass", "reaper-hpc")
+    assert rc["handler"] == "reaper-hpc"
+    assert rc["scheduling"]["nodeSelector"] == {"reaper.io/runtime": "ready"}
+    ctl = find(objs, "Deployment", "reaper-controller")["spec"]["template"]["spec"]
+    c = ctl["containers"][0]
+    assert c["resources"] == {"requests": {"cpu": "20m", "memory": "48Mi"},
+                              "limits": {"cpu": "200m", "memory": "96Mi"}}
+    assert "--runtime-class=reaper-hpc" in c["args"]
+    assert c["image"] == "ghcr.io/example/reaper-controller:0.2.0"
+    agent = find(objs, "DaemonSet", "reaper-agent")["spec"]["template"]["spec"]
+    a = agent["containers"][0]
+    assert a["resources"] == {"requests": {"cpu": "5m", "memory": "24Mi"},
+                              "limits": {"memory": "128Mi"}}
+    assert "--runtime-name=reaper-hpc" in a["args"] and "--bin-dir=/host/opt/reaper/bin" in a["args"]
+    assert {v["name"]: v["hostPath"]["path"] for v in agent["volumes"]}["host-bin"] == \
+        "/opt/reaper/bin"
+    node = find(objs, "DaemonSet", "reaper-node")["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in node["initContainers"][0]["env"]}
+    assert env["BIN_DIR"] == "/opt/reaper/bin" and env["RUNTIME_NAME"] == "reaper-hpc"
+    assert env["CONFIGURE_CONTAINERD"] == "true"
+    assert {m["name"]: m["mountPath"] for m in node["initContainers"][0]["volumeMounts"]}[
+        "host-bin"] == "/host/opt/reaper/bin"
+    ready = node["initContainers"][1]  # reaper-agent --once: condition and label
+    assert ready["image"].startswith("ghcr.io/example/reaper-agent:")
+    assert ready["args"] == ["--once", "--bin-dir=/host/opt/reaper/bin",
+                             "--containerd-config=/host/etc/containerd/config.toml",
+                             "--runtime-name=reaper-hpc"]
+    assert {m["name"]: m["mountPath"] for m in ready["volumeMounts"]}["host-bin"] == \
+        "/host/opt/reaper/bin"
+
+
+def test_install_path_wins_over_bin_dir_and_bin_dir_alone_works():
+    def bin_env(node):
+        ds = find(render_chart(CHART, values={"node": node}), "DaemonSet", "reaper-node")
+        return {e["name"]: e["value"] for e in
+                ds["spec"]["template"]["spec"]["initContainers"][0]["env"]}["BIN_DIR"]
+    assert bin_env({"binDir": "/a", "installPath": "/b"}) == "/b"
+    assert bin_env({"binDir": "/a"}) == "/a"
+    assert bin_env({}) == "/usr/local/bin"
+
+
+def test_containerd_is_left_alone_by_default():
+    ds = find(render_chart(CHART), "DaemonSet", "reaper-node")
+    env = {e["name"]: e["value"] for e in ds["spec"]["template"]["spec"]["initContainers"][0]["env"]}
+    assert env["CONFIGURE_CONTAINERD"] == "false"
+
+
+@pytest.mark.parametrize("values", [{"node": {"instalPath": "/x"}}, {"controler": {}},
+                                    {"agent": {"resources": {"limit": {"memory": "1Gi"}}}},
+                                    {"config": {"dnsMode": "none"}},
+                                    {"runtimeClass": {"name": "Not_Valid"}},
+                                    {"policy": {"enable": True}}],
+                         ids=lambda v: json.dumps(v))
+def test_schema_refuses_unknown_keys_and_bad_values(values):
+    with pytest.raises(jsonschema.ValidationError):
+        render_chart(CHART, values=values)
+
+
+def test_schema_covers_every_default_value():
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    jsonschema.validate(defaults, schema)
+    jsonschema.validate(yaml.safe_load(SEED_VALUES), schema)
+
+    def closed(s, path="values"):  # every object lists its keys, except free-form maps
+        if s.get("type") == "object" and "properties" in s:
+            assert s.get("additionalProperties") is False, path
+            for k, sub in s["properties"].items():
+                closed(sub, f"{path}.{k}")
+    closed(schema)
+
+
 def test_optional_components_can_be_turned_off():
     objs = render_chart(CHART, values={"controller": {"enabled": False},
                                        "agent": {"enabled": False},
@@ -123,3 +237,6 @@ def test_renderer_semantics():
     assert render_text("{{ .Values.e | default .Chart.AppVersion }}", ctx) == "1.2"
     assert render_text("x\n{{- if .Values.b }}\nhidden\n{{- end }}\ny", copy.deepcopy(ctx)) == \
         "x\ny"
+    ctx["Values"]["r"] = {"limits": {"memory": "1Gi"}, "requests": {"cpu": "5m"}}
+    assert render_text("  r: {{- toYaml .Values.r | nindent 4 }}", ctx) == \
+        "  r:\n    limits:\n      memory: 1Gi\n    requests:\n      cpu: 5m"

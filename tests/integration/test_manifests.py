@@ -46,6 +46,28 @@ def test_kustomize_renders_offline_and_every_object_validates():
         check(o)
     rc = next(o for o in objs if o["kind"] == "RuntimeClass")
     assert rc["metadata"]["name"] == rc["handler"] == "reaper-v2"
+    # Only nodes the agent labelled ready (src/agent/agentd.h DEFAULT_NODE_LABEL), and the agent
+    # may patch its node's labels.
+    assert rc["scheduling"]["nodeSelector"] == {"reaper.io/runtime": "ready"}
+    agent_src = (REPO / "src/agent/agentd.h").read_text()
+    assert '#define DEFAULT_NODE_LABEL "reaper.io/runtime=ready"' in agent_src
+    role = next(o for o in objs if o["kind"] == "ClusterRole"
+                and o["metadata"]["name"] == "reaper-agent")
+    assert any(r["resources"] == ["nodes"] and "patch" in r["verbs"] for r in role["rules"])
+    # The node installer's last step writes the same condition and label, with its own account
+    # whose token only that container mounts.
+    ds = next(o for o in objs if o["kind"] == "DaemonSet" and o["metadata"]["name"] == "reaper-node")
+    pod = ds["spec"]["template"]["spec"]
+    assert [c["name"] for c in pod["initContainers"]] == ["install", "ready"]
+    assert pod["initContainers"][1]["args"][0] == "--once"
+    assert pod["serviceAccountName"] == "reaper-node" and not pod["automountServiceAccountToken"]
+    mounts = {c["name"]: {m["mountPath"] for m in c.get("volumeMounts", [])}
+              for c in pod["initContainers"] + pod["containers"]}
+    token = "/var/run/secrets/kubernetes.io/serviceaccount"
+    assert [n for n, m in mounts.items() if token in m] == ["ready"]
+    node_role = next(o for o in objs if o["kind"] == "ClusterRole"
+                     and o["metadata"]["name"] == "reaper-node")
+    assert any(r["resources"] == ["nodes"] and "patch" in r["verbs"] for r in node_role["rules"])
     namespaced = [o for o in objs if "namespace" in o["metadata"]]
     assert {o["metadata"]["namespace"] for o in namespaced} == {"reaper-system"}
 
@@ -86,6 +108,8 @@ def test_overlay_and_daemonjob_schemas():
     check_cr("reaperoverlays", {"spec": {"resetPolicy": "OnDelete", "resetGeneration": 2}}, True)
     check_cr("reaperoverlays", {"spec": {"resetPolicy": "Always"}}, False)
     check_cr("reaperoverlays", {"spec": {"resetGeneration": -1}}, False)
+    check_cr("reaperoverlays", {"spec": {"target": "Namespace"}}, True)
+    check_cr("reaperoverlays", {"spec": {"target": "Node"}}, False)
     job = {"spec": {"command": ["/bin/sh", "-c"], "args": ["true"], "overlayName": "node-config",
                     "after": ["mount-filesystems"], "retryLimit": 2, "triggerOn": "Manual",
                     "concurrencyPolicy": "Replace", "tolerations": [{"operator": "Exists"}]}}
@@ -101,3 +125,4 @@ def test_cel_rules_present():
     assert "cannot depend on itself" in json.dumps(job)
     _, _, ovl = crd_schema("reaperoverlays")
     assert re.search(r"self >= oldSelf", json.dumps(ovl))
+    assert "target is immutable" in json.dumps(ovl)

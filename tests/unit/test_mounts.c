@@ -15,6 +15,7 @@
 #include "cleanup.h"
 #include "mounts.h"
 #include "util.h"
+#include "root_mount.h"
 
 static bool applies(const char *type, char **options, bool bind, const char *dest,
                     enum dns_mode dns, const char **why)
@@ -103,6 +104,34 @@ static void test_mount_point_follows_symlinks_and_creates(void **state)
     assert_int_equal(rm_rf(dir, &rm), 0);
 }
 
+static const char MOUNTINFO[] =
+    "26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n"
+    "40 26 0:40 / /run rw,nosuid - tmpfs tmpfs rw\n"
+    "41 40 0:40 /reaper /run/reaper rw master:3 - tmpfs tmpfs rw\n"
+    "42 40 0:41 / /run/my\\040dir rw shared:7 master:2 - tmpfs tmpfs rw\n"
+    "43 41 0:40 /reaper /run/reaper rw shared:9 - tmpfs tmpfs rw\n";
+
+static void test_root_mount_inspect(void **state)
+{
+    bool is_mount, shared;
+    root_mount_inspect(MOUNTINFO, "/run", &is_mount, &shared);
+    assert_true(is_mount);
+    assert_false(shared); /* the mount holding it is not what counts */
+    root_mount_inspect(MOUNTINFO, "/run/reaper", &is_mount, &shared);
+    assert_true(is_mount);
+    assert_true(shared); /* the last entry is the mount on top */
+    root_mount_inspect(MOUNTINFO, "/run/my dir", &is_mount, &shared);
+    assert_true(is_mount);
+    assert_true(shared);
+    root_mount_inspect(MOUNTINFO, "/run/reaper/ns", &is_mount, &shared);
+    assert_false(is_mount);
+    assert_false(shared);
+    root_mount_inspect("41 40 0:40 / /x rw master:3 - tmpfs tmpfs rw shared:1\n", "/x", &is_mount,
+                       &shared);
+    assert_true(is_mount);
+    assert_false(shared); /* after "-" come filesystem fields, not propagation */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -110,6 +139,7 @@ int main(void)
         cmocka_unit_test(test_special_filesystems_skipped),
         cmocka_unit_test(test_resolv_conf_depends_on_dns),
         cmocka_unit_test(test_mount_point_follows_symlinks_and_creates),
+        cmocka_unit_test(test_root_mount_inspect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,6 +26,10 @@ extern const struct kube_resource KUBE_PODS, KUBE_NODES, KUBE_EVENTS, KUBE_LEASE
 extern const struct kube_resource KUBE_NAMESPACES, KUBE_CONFIGMAPS;
 extern const struct kube_resource REAPER_PODS, REAPER_OVERLAYS, REAPER_DAEMONJOBS;
 
+/* The overlay a ReaperOverlay manages: the named overlay metadata.name (spec.target Named, the
+ * default), or NULL for the namespace's own overlay (spec.target Namespace). */
+const char *reaper_overlay_target(const json_t *ovl);
+
 enum kube_patch_type { KUBE_PATCH_MERGE, KUBE_PATCH_JSON };
 
 struct kube_client;

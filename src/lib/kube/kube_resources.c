@@ -1,5 +1,8 @@
 /* The resources Reaper's controller and agent talk about. */
 #include "kube_client.h"
+#include "kjson.h"
+
+#include <string.h>
 
 const struct kube_resource KUBE_PODS = {"v1", "Pod", "pods", true};
 const struct kube_resource KUBE_NODES = {"v1", "Node", "nodes", false};
@@ -12,3 +15,11 @@ const struct kube_resource REAPER_OVERLAYS = {"reaper.io/v1alpha1", "ReaperOverl
                                               "reaperoverlays", true};
 const struct kube_resource REAPER_DAEMONJOBS = {"reaper.io/v1alpha1", "ReaperDaemonJob",
                                                 "reaperdaemonjobs", true};
+
+const char *reaper_overlay_target(const json_t *ovl)
+{
+    const char *target = kj_str(ovl, "spec.target");
+    if (target && strcmp(target, "Namespace") == 0)
+        return NULL;
+    return kj_str(ovl, "metadata.name");
+}

@@ -129,6 +129,11 @@ static _must_check_ int apply_dns_mode(struct reaper_config *cfg, const char *v)
 {
     return dns_mode_parse(v, &cfg->dns_mode);
 }
+static _must_check_ int apply_shared_root(struct reaper_config *cfg, const char *v)
+{
+    return set_bool(&cfg->shared_root, v);
+}
+
 static _must_check_ int apply_annotations_enabled(struct reaper_config *cfg, const char *v)
 {
     return set_bool(&cfg->annotations_enabled, v);
@@ -172,6 +177,7 @@ static const struct setting {
 } settings[] = {
     {"REAPER_CONFIG", apply_config_path, WANT_PATH},
     {"REAPER_RUNTIME_ROOT", apply_runtime_root, WANT_PATH},
+    {"REAPER_SHARED_ROOT", apply_shared_root, WANT_BOOL},
     {"REAPER_SHIM_LOG", apply_shim_log, WANT_PATH " or nothing"},
     {"REAPER_RUNTIME_LOG", apply_runtime_log, WANT_PATH " or nothing"},
     {"REAPER_OVERLAY_ISOLATION", apply_isolation, "namespace or node"},
@@ -212,6 +218,7 @@ void config_init_defaults(struct reaper_config *cfg)
     cfg->runtime_root = xstrdup(REAPER_DEFAULT_ROOT);
     cfg->isolation = ISOLATION_NAMESPACE;
     cfg->dns_mode = DNS_HOST;
+    cfg->shared_root = true;
     cfg->annotations_enabled = true;
     cfg->filter_enabled = true;
     cfg->filter_mode = FILTER_APPEND;

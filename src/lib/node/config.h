@@ -16,6 +16,7 @@ enum filter_mode { FILTER_APPEND, FILTER_REPLACE };
 struct reaper_config {
     char *config_path;             /* REAPER_CONFIG: the file that was read (may not exist) */
     char *runtime_root;            /* REAPER_RUNTIME_ROOT, default /run/reaper */
+    bool shared_root;              /* REAPER_SHARED_ROOT: make the root a shared mount point */
     char *shim_log;                /* REAPER_SHIM_LOG, NULL = none */
     char *runtime_log;             /* REAPER_RUNTIME_LOG, NULL = none */
     enum isolation_mode isolation; /* REAPER_OVERLAY_ISOLATION namespace|node */

@@ -12,6 +12,7 @@
 #include "process.h"
 #include "seccomp_filter.h"
 #include "security.h"
+#include "root_mount.h"
 #include "util.h"
 
 #include <errno.h>
@@ -137,10 +138,26 @@ static void kill_and_reap(pid_t pid)
         ;
 }
 
+/*
+ * The root as a shared mount point, so reaper-agent's Bidirectional mount of it works on nodes
+ * whose / is not shared. A runtime without CAP_SYS_ADMIN (EPERM) still works, it only warns.
+ */
+static _must_check_ int prepare_root(const struct reaper_config *cfg, rerr **err)
+{
+    if (!cfg->shared_root)
+        return mkdir_p(cfg->runtime_root, 0711, err);
+    _cleanup_rerr_ rerr *e = NULL;
+    int r = root_mount_ensure_shared(cfg->runtime_root, &e);
+    if (r != -EPERM)
+        return r < 0 ? rerr_from(err, -r, rerr_msg(e)) : 0;
+    log_warn("%s (REAPER_SHARED_ROOT=false turns this off)", rerr_msg(e));
+    return mkdir_p(cfg->runtime_root, 0711, err);
+}
+
 /* mkdir is the atomic "does it exist" test: two creates of one id cannot both win. */
 static _must_check_ int make_state_dir(const struct reaper_config *cfg, const char *id, rerr **err)
 {
-    int r = mkdir_p(cfg->runtime_root, 0711, err);
+    int r = prepare_root(cfg, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *dir = state_dir(cfg->runtime_root, id);

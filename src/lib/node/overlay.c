@@ -370,8 +370,12 @@ int overlay_destroy(const struct reaper_config *cfg, const struct workload_ident
     if (unlink(p.pin) < 0 && errno != ENOENT)
         return rerr_set(err, errno, "overlay %s: remove %s", p.key, p.pin);
     (void)rmdir(p.merged);
-    if (rm_rf(p.dir, err) < 0)
+    /* Only its own layers: the namespace overlay's directory also holds the named overlays. */
+    if (rm_rf(p.upper, err) < 0 || rm_rf(p.work, err) < 0)
         return rerr_wrap(err, "overlay %s", p.key);
+    (void)rmdir(p.dir); /* directories left empty go too */
+    if (id->overlay_name)
+        (void)rmdir(dirname(p.dir));
     if (unlink(p.lock) < 0 && errno != ENOENT) /* still held: see lock_path */
         return rerr_set(err, errno, "overlay %s: remove %s", p.key, p.lock);
     return 0;
