@@ -135,7 +135,9 @@ static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper
     if (r < 0)
         log_error("shim: %s", rerr_msg(serr));
     rerr_free(serr);
-    _exit(r < 0 ? 1 : 0);
+    /* exit, not _exit: this child is the daemon's whole life, so its at-exit work must run
+     * (the sanitizers' leak check, coverage data). The parent has buffered no stdout yet. */
+    exit(r < 0 ? 1 : 0);
 }
 
 static void print_address(const char *path)
