@@ -7,6 +7,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -62,6 +63,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
             o->kubeconfig = optarg;
             break;
         case 'n':
+            assert(optarg != NULL); /* a required argument: getopt_long always sets it */
             o->namespace = *optarg ? optarg : NULL;
             break;
         case 'r':

@@ -241,7 +241,10 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
 
 int mkdir_p(const char *path, mode_t mode, rerr **err)
 {
-    _cleanup_free_ char *p = xstrdup(path);
+    char p[PATH_MAX]; /* mkdir refuses longer paths anyway */
+    if (strlen(path) >= sizeof(p))
+        return rerr_setx(err, ENAMETOOLONG, "mkdir %s: path too long", path);
+    strcpy(p, path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/')
             continue;
