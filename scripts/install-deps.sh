@@ -14,6 +14,7 @@ PKGS=(
   # integration tests (Debian's python, not a pyenv one)
   python3 python3-pytest python3-grpcio python3-protobuf python3-jsonschema python3-yaml
   prometheus  # promtool checks the agent's /metrics (the server itself is not started)
+  gcovr llvm-14 clang-tools  # coverage (llvm-cov gcov), scan-build: scripts/{coverage.py,scan-build.sh}
 )
 
 missing=()

@@ -13,8 +13,17 @@ def cmdline(pid):
         return []
 
 
+def _ppid(pid):
+    try:
+        return int(pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
 def shims_for_address(address):
-    """Pids of containerd-shim-* processes whose command line mentions `address`."""
+    """Pids of containerd-shim-* processes whose command line mentions `address`. A shim's
+    child that has not exec'd yet (a workload; with a coverage build it writes its counts just
+    before exec, which takes a while) still shows the shim's command line: it is left out."""
     addr = address.encode()
     pids = []
     for entry in os.listdir("/proc"):
@@ -24,7 +33,7 @@ def shims_for_address(address):
         if argv and b"containerd-shim" in os.path.basename(argv[0]) and \
                 any(addr in a for a in argv):
             pids.append(int(entry))
-    return pids
+    return [p for p in pids if _ppid(p) not in pids]
 
 
 def _alive(pid):
