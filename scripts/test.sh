@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds every configuration, runs unit tests
-# (plain and ASan/UBSan), every fuzzer briefly, and the integration tests as root;
+# (plain and ASan/UBSan), every fuzzer briefly, scan-build, and the integration tests as root;
 # then the line coverage of what ran on build-asan, against floors (scripts/coverage.py).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -39,6 +39,7 @@ run_fuzzers() {
   return $rc
 }
 step "fuzzers" run_fuzzers
+step "static analysis (scan-build)" scripts/scan-build.sh
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "integration tests need root; refusing to report them as passed" >&2
