@@ -2,7 +2,8 @@
 # Builds the two configurations the tests use:
 #   build/       optimised with debug info (what gets installed and benchmarked)
 #   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer with clang, plus coverage (the
-#                tests that run on it give the coverage report: scripts/coverage.py). clang, as
+#                tests that run on it give the coverage report: scripts/coverage.py; fresh
+#                .gcda files after each link: tests/meson.build). clang, as
 #                gcc's separate libubsan ignores log_path next to libasan, and the shim daemon's
 #                reports must go to files (its stderr is /dev/null).
 #   build-fuzz/  clang libFuzzer targets (with ASan/UBSan)
@@ -11,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 setup() { # dir, args...
   local dir=$1; shift
-  if [ -n "${CC:-}" ] && [ -f "$dir/build.ninja" ] && ! grep -qx " command = $CC .*" "$dir/build.ninja"; then
+  if [ -n "${CC:-}" ] && [ -f "$dir/build.ninja" ] &&
+     ! grep -qx " command = $CC .*" "$dir/build.ninja"; then
     rm -rf "$dir" # made by an older build.sh with another compiler
   fi
   if [ ! -f "$dir/build.ninja" ]; then
@@ -22,21 +24,12 @@ setup() { # dir, args...
   ninja -C "$dir" >"$dir/last-build.log" 2>&1 || { cat "$dir/last-build.log"; return 1; }
 }
 
-# A workload that switched user writes its coverage counts just before its exec, as that user:
-# so every .gcda exists up front, writable by all (an empty one means "no counts yet").
-gcda_writable() { # dir
-  find "$1" -name '*.gcno' | while read -r gcno; do
-    [ -e "${gcno%.gcno}.gcda" ] || : >"${gcno%.gcno}.gcda"
-  done
-  find "$1" -name '*.gcda' -exec chmod 666 {} +
-}
-
 # With arguments, only the named configurations (e.g. `scripts/build.sh build` for the demo).
 want() { [ ${#WANT[@]} -eq 0 ] || [[ " ${WANT[*]} " == *" $1 "* ]]; }
 WANT=("$@")
 want build && setup build
 want build-asan && CC=clang setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \
-  -Dbuildtype=debug -Db_coverage=true && gcda_writable build-asan
+  -Dbuildtype=debug -Db_coverage=true
 want build-fuzz && CC=clang setup build-fuzz -Dfuzzers=true -Db_sanitize=address,undefined \
   -Db_lundef=false -Dbuildtype=debug
 echo "build: ${*:-build build-asan build-fuzz} up to date"

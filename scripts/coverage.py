@@ -1,6 +1,12 @@
 #!/usr/bin/python3
 """Line coverage per library and program from the tests run on build-asan (scripts/test.sh
-deletes the old .gcda files before them), checked against a floor for each.
+empties the .gcda files before them), checked against a floor for each.
+
+`coverage.py --prepare BUILD [STAMP]` runs after every link of a coverage build (a target in
+tests/meson.build): it gives each object an empty .gcda, writable by all, where there is none
+or where the object is newer. A .gcda left by an older object makes the coverage runtime print
+an error on the stderr of every process that links it (a shim's address, a workload's output),
+and a workload that switched user writes its counts, just before exec, as that user.
 
 Every process of a coverage build writes its counts when it exits normally, so integration
 tests count too: reaper-runtime, the shim (its daemon when idle or on SIGTERM), the agent and
@@ -44,7 +50,20 @@ def per_dir(files):
     return covered, total
 
 
+def prepare(build, stamp=None):
+    for gcno in pathlib.Path(build).rglob("*.gcno"):
+        gcda = gcno.with_suffix(".gcda")
+        if not gcda.exists() or gcda.stat().st_mtime < gcno.stat().st_mtime:
+            gcda.write_bytes(b"")  # an empty .gcda means "no counts yet"
+        gcda.chmod(0o666)
+    if stamp:
+        pathlib.Path(stamp).touch()
+    return 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--prepare":
+        return prepare(*sys.argv[2:4])
     build = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "build-asan")
     if not any(f.stat().st_size for f in build.rglob("*.gcda")):
         print(f"coverage: no .gcda files under {build}: did the tests run on it?")
