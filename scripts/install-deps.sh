@@ -15,6 +15,7 @@ PKGS=(
   python3 python3-pytest python3-grpcio python3-protobuf python3-jsonschema python3-yaml
   prometheus  # promtool checks the agent's /metrics (the server itself is not started)
   nodejs  # tests/cel: the admission policy's CEL evaluated by a real CEL implementation
+  gcovr llvm-14 clang-tools  # coverage (llvm-cov gcov), scan-build: scripts/{coverage.py,scan-build.sh}
 )
 
 # tests/cel's npm packages (exact versions, package-lock.json), into tests/cel/node_modules.

@@ -21,6 +21,7 @@ struct conn_watch {
     struct watch w;
     struct ttrpc_conn *conn;
     struct shim_service *svc;
+    struct conn_watch *prev, *next; /* svc->conns: what is still open when the loop quits */
 };
 
 static void conn_free(void *p)
@@ -33,6 +34,12 @@ static void conn_free(void *p)
 
 static void conn_drop(struct conn_watch *cw)
 {
+    if (cw->prev)
+        cw->prev->next = cw->next;
+    else
+        cw->svc->conns = cw->next;
+    if (cw->next)
+        cw->next->prev = cw->prev;
     loop_unwatch(cw->svc->loop, &cw->w);
     loop_defer_free(cw->svc->loop, conn_free, cw);
 }
@@ -70,6 +77,10 @@ static void on_accept(struct watch *w, uint32_t events)
         }
         struct conn_watch *cw = xcalloc(1, sizeof(*cw));
         cw->svc = svc;
+        cw->next = svc->conns;
+        if (svc->conns)
+            svc->conns->prev = cw;
+        svc->conns = cw;
         cw->conn = ttrpc_conn_new(fd, task_rpc_dispatch, svc);
         cw->w = (struct watch){.fd = fd, .fn = on_conn, .data = cw};
         svc->clients++;
@@ -206,6 +217,8 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
     r = loop_run(svc.loop, err);
     if (svc.events)
         events_stop(svc.events);
+    while (svc.conns) /* containerd may still be connected: close, and free on loop_free */
+        conn_drop(svc.conns);
     loop_free(svc.loop);
     log_info("exiting");
     return r;

@@ -14,7 +14,8 @@ struct shim_service {
     const struct shim_opts *opts;
     struct loop *loop;
     struct shim_tasks tasks;
-    struct events *events; /* NULL when TTRPC_ADDRESS is unset (tests) */
+    struct events *events;    /* NULL when TTRPC_ADDRESS is unset (tests) */
+    struct conn_watch *conns; /* open connections (serve.c) */
     bool shutdown_requested;
     unsigned clients; /* open ttrpc connections: containerd holds one while it runs */
 };

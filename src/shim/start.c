@@ -137,7 +137,9 @@ static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper
     rerr_free(serr);
     /* Gone with the last task: a later start for this pod makes a new shim and socket. */
     remove_own_socket(path, &bound);
-    _exit(r < 0 ? 1 : 0);
+    /* exit, not _exit: this child is the daemon's whole life, so its at-exit work must run
+     * (the sanitizers' leak check, coverage data). The parent has buffered no stdout yet. */
+    exit(r < 0 ? 1 : 0);
 }
 
 static void print_address(const char *path)

@@ -56,6 +56,27 @@ def containerd(test_image):
         raise
     yield c
     c.stop()
+    # Shims that exit after the last test (idle, or on stop's SIGTERM) report leaks only now.
+    assert not c.final_sanitizer_reports, _sanitizer_failure(c.final_sanitizer_reports)
+
+
+def _sanitizer_failure(reports):
+    return "sanitizer reports from Reaper processes under containerd:\n" + "\n".join(
+        f"--- {name}\n{text}" for name, text in reports.items())
+
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_reports(request):
+    """Every test using the private containerd fails on an ASan/UBSan/LSan report that appeared
+    while it ran (the shims' stdio is /dev/null: reports go to files, see harness)."""
+    if "containerd" not in request.fixturenames:
+        yield
+        return
+    c = request.getfixturevalue("containerd")
+    before = set(c.sanitizer_reports())
+    yield
+    new = {k: v for k, v in c.sanitizer_reports().items() if k not in before}
+    assert not new, _sanitizer_failure(new)
 
 
 @pytest.fixture

@@ -1,3 +1,4 @@
+#define REAPER_ERR_DEFINITIONS /* err.h: the real functions, not the analyzer contract */
 #include "err.h"
 #include "util.h"
 

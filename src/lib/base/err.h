@@ -27,4 +27,21 @@ int rerr_code(rerr *const *err);
 const char *rerr_msg(const rerr *err);
 void rerr_free(rerr *err);
 
+#if defined(__clang_analyzer__) && !defined(REAPER_ERR_DEFINITIONS)
+/* scan-build sees one file at a time: it cannot know that the setters above always return a
+ * negative value, and follows "error stored, result >= 0" paths that cannot happen. State the
+ * contract for it in the call itself (a function would not be inlined deep in a call chain).
+ * The build never sees this. */
+#define RERR_NEGATIVE_(call)                                                                       \
+    ({                                                                                             \
+        int rerr_r_ = (call);                                                                      \
+        rerr_r_ < 0 ? rerr_r_ : -5;                                                                \
+    })
+#define rerr_set(...)  RERR_NEGATIVE_(rerr_set(__VA_ARGS__))
+#define rerr_setx(...) RERR_NEGATIVE_(rerr_setx(__VA_ARGS__))
+#define rerr_wrap(...) RERR_NEGATIVE_(rerr_wrap(__VA_ARGS__))
+#define rerr_from(...) RERR_NEGATIVE_(rerr_from(__VA_ARGS__))
+#define rerr_code(...) RERR_NEGATIVE_(rerr_code(__VA_ARGS__))
+#endif
+
 #endif

@@ -277,7 +277,10 @@ int fds_set_cloexec_from(int low, rerr **err)
 
 int mkdir_p(const char *path, mode_t mode, rerr **err)
 {
-    _cleanup_free_ char *p = xstrdup(path);
+    char p[PATH_MAX]; /* mkdir refuses longer paths anyway */
+    if (strlen(path) >= sizeof(p))
+        return rerr_setx(err, ENAMETOOLONG, "mkdir %s: path too long", path);
+    strcpy(p, path);
     for (char *s = p + 1; *s; s++) {
         if (*s != '/')
             continue;

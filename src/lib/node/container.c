@@ -417,7 +417,7 @@ int container_delete(const struct reaper_config *cfg, const char *id, bool force
     bool busy = status == STATUS_RUNNING || status == STATUS_PAUSED;
     if (busy && !st->sandbox && !force)
         return rerr_setx(err, EBUSY, "container %s is running; use --force", id);
-    if ((r = kill_tree_and_wait(st, err)) < 0)
+    if (kill_tree_and_wait(st, err) < 0)
         return rerr_wrap(err, "delete %s", id);
     return state_remove(cfg->runtime_root, id, err);
 }
@@ -461,7 +461,7 @@ int container_exec(const struct reaper_config *cfg, const char *id, const struct
         .console_sock = sock,
         .release_fd = opts->release_fd,
     };
-    if ((r = process_spawn(&req, pid, pidfd, err)) < 0)
+    if (process_spawn(&req, pid, pidfd, err) < 0)
         return rerr_wrap(err, "exec in %s", id);
     if ((r = write_pid_file(opts->pid_file, *pid, err)) < 0) {
         kill_and_reap(*pid);

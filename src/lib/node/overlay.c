@@ -297,9 +297,10 @@ static _must_check_ int overlay_create(const struct reaper_config *cfg,
         r = ensure_dir(p->merged, 0755, err);
     if (r == 0)
         r = ensure_pin_dir(cfg_runtime_root(cfg), err);
+    if (r < 0)
+        return r;
     int sv[2];
-    if (r == 0)
-        r = sync_pair(sv, err);
+    r = sync_pair(sv, err);
     if (r < 0)
         return r;
     pid_t pid = fork();

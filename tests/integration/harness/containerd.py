@@ -27,6 +27,19 @@ DISABLED_PLUGINS = [
 CRI_LOAD_FAILED = 'failed to load plugin io.containerd.grpc.v1.cri"'
 REAPER_ANNOTATIONS = '["reaper.runtime/*"]'
 READY_DEADLINE = 20.0
+SANITIZER_REPORT = "asan"  # reports land in <report dir>/asan.<pid>
+
+
+def sanitizer_env(report_dir):
+    """ASan/UBSan options for the Reaper binaries containerd starts (inert for other builds).
+
+    The shim daemon's stdio is /dev/null, so reports go to files that the tests check
+    (Containerd.sanitizer_reports). ASan stops the process at its first error (its default);
+    UBSan keeps going, as the report file alone fails the test. LSan runs when a process exits
+    normally (the shim daemon when idle or on SIGTERM): the shim frees what it allocates."""
+    log = f"log_path={report_dir}/{SANITIZER_REPORT}"
+    return {"ASAN_OPTIONS": f"{log}:detect_leaks=1:abort_on_error=0",
+            "UBSAN_OPTIONS": f"{log}:print_stacktrace=1:halt_on_error=0"}
 
 
 def _toml_list(items):
@@ -112,7 +125,7 @@ class Containerd:
         self.proc = None
         self.teardown_errors = []
         names = ["root", "state", "opt", "cni_bin", "cni_conf", "bin", "reaper_root",
-                 "reaper_overlay", "pods"]
+                 "reaper_overlay", "pods", "sanitizer"]
         self.dirs = {n: self.dir / n for n in names}
         for p in self.dirs.values():
             p.mkdir()
@@ -122,6 +135,7 @@ class Containerd:
         self.shim_log = self.dir / "reaper-shim.log"
         self.reaper_config = self.dir / "reaper.conf"
         self.pods_dir = self.dirs["pods"]
+        self.final_sanitizer_reports = {}  # what stop() found before removing the temp tree
         self.snapshotter = "overlayfs" if overlay_works(self.dir) else "native"
 
     # ---- setup ----
@@ -143,6 +157,7 @@ class Containerd:
         env = dict(os.environ)
         env["PATH"] = f"{self.dirs['bin']}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"
         env["REAPER_CONFIG"] = str(self.reaper_config)
+        env.update(sanitizer_env(self.dirs["sanitizer"]))  # containerd passes it to the shims
         return env
 
     def start(self):
@@ -227,6 +242,11 @@ class Containerd:
         assert pid, f"no shim of {self.address} serves {sock}"
         return pid
 
+    def sanitizer_reports(self):
+        """{file name: text} of every ASan/UBSan/LSan report written so far."""
+        return {p.name: p.read_text(errors="replace")
+                for p in sorted(self.dirs["sanitizer"].glob(SANITIZER_REPORT + ".*"))}
+
     # ---- teardown ----
     def _clean_ctr_namespace(self, ns):
         for line in self.ctr("tasks", "ls", "-q", namespace=ns).stdout.split():
@@ -271,6 +291,7 @@ class Containerd:
             shims = self.shim_pids()
             sockets = procs.unix_sockets_of(shims)
             procs.kill_all(shims)
+            self.final_sanitizer_reports = self.sanitizer_reports()  # LSan reports at shim exit
             procs.unlink_stale(sockets)
             mounts.unmount_under(self.dir)
             shutil.rmtree(self.dir, ignore_errors=True)
