@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Static analysis: clang's scan-build over the product code (the libraries and the four programs;
+# Static analysis: clang's scan-build over the product code (the libraries and the five programs;
 # the cmocka tests are left out: the analyzer cannot know a failed assert_* never returns, so
 # every "assert, then use" there is a false report). Everything is re-analysed on each run, so
 # an unchanged file with a finding still fails. Fails on any report (--status-bugs); a
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DIR=build-scan
 TARGETS=(src/shim/containerd-shim-reaper-v2 src/runtime/reaper-runtime
-         src/controller/reaper-controller src/agent/reaper-agent)
+         src/controller/reaper-controller src/agent/reaper-agent src/validate/reaper-validate)
 
 # The compiler must be scan-build's wrapper from the start: meson records it at setup.
 [ -f "$DIR/build.ninja" ] || scan-build meson setup "$DIR" -Dbuildtype=debug >/dev/null

@@ -103,7 +103,7 @@ static _must_check_ int seccomp_for_exec(const struct reaper_config *cfg, const 
         return 0;
     if (r < 0)
         return rerr_from(err, -r, rerr_msg(read_err));
-    if ((r = seccomp_prog_deserialize(blob, len, prog, err)) < 0)
+    if (seccomp_prog_deserialize(blob, len, prog, err) < 0)
         return rerr_wrap(err, "%s", path);
     return 0;
 }
@@ -296,10 +296,12 @@ int container_create(const struct reaper_config *cfg, const struct container_cre
         return rerr_setx(err, EINVAL, "invalid container id \"%s\"", opts->id);
     _cleanup_spec_ struct oci_spec *spec = NULL;
     int r = kernel_check(err);
-    if (r == 0)
-        r = oci_spec_load(opts->bundle, &spec, err);
-    if (r == 0)
-        r = security_check_refused(spec, err);
+    if (r < 0)
+        return r;
+    r = oci_spec_load(opts->bundle, &spec, err);
+    if (r < 0)
+        return r;
+    r = security_check_refused(spec, err);
     if (r < 0)
         return r;
     *pid = 0;
@@ -450,7 +452,7 @@ int container_exec(const struct reaper_config *cfg, const char *id, const struct
     if ((r = console_sock_for(opts->console_socket, opts->console_fd, &sock, &owned, err)) < 0)
         return r;
     _cleanup_seccomp_ struct seccomp_prog prog = {0};
-    if ((r = seccomp_for_exec(cfg, id, &prog, err)) < 0)
+    if (seccomp_for_exec(cfg, id, &prog, err) < 0)
         return rerr_wrap(err, "exec in %s", id);
     struct spawn_request req = {
         .cfg = cfg,

@@ -1,3 +1,5 @@
+/* Defines jerr: no analyzer wrapper for it here (json_util.h). */
+#define REAPER_JSON_UTIL_DEFINITIONS
 #include "json_util.h"
 #include "cleanup.h"
 #include "util.h"

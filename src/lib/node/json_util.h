@@ -24,6 +24,10 @@ struct jctx {
 /* "<doc>: <parent>.<key>: <message>" (parent or key may be empty / NULL). Returns -EINVAL. */
 int jerr(const struct jctx *c, const char *parent, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+#if defined(__clang_analyzer__) && !defined(REAPER_JSON_UTIL_DEFINITIONS)
+/* For scan-build, as for rerr_set in err.h: jerr always returns a negative value. */
+#define jerr(...) RERR_NEGATIVE_(jerr(__VA_ARGS__))
+#endif
 
 /* Parse text that must be one JSON object; numbers decode as doubles (see json_util.c). */
 _must_check_ int jload(const struct jctx *c, const char *text, size_t len, json_t **out);
