@@ -43,8 +43,8 @@ def test_containerd_restart_keeps_workloads(containerd, test_image):
     remove_task(containerd, "survivor")
 
 
-def _pid_with_arg(text):
-    """The one process whose command line holds text (unique to the calling test)."""
+def _pids_with_arg(text):
+    """Processes whose command line holds text (unique to the calling test)."""
     found = []
     for d in pathlib.Path("/proc").iterdir():
         try:
@@ -52,8 +52,7 @@ def _pid_with_arg(text):
                 found.append(int(d.name))
         except OSError:
             pass
-    assert len(found) == 1, found
-    return found[0]
+    return found
 
 
 def test_output_written_while_containerd_is_down_is_kept(cri, containerd, tmp_path):
@@ -67,7 +66,10 @@ def test_output_written_while_containerd_is_down_is_kept(cri, containerd, tmp_pa
         command=["/bin/sh", "-c",
                  f"read x < /trigger/{trigger.name}; echo line-one; echo line-two >&2; exit 3"])
     assert cri.container_status(cid).state == cri.pb.CONTAINER_RUNNING
-    workload = Watched(_pid_with_arg(trigger.name))
+    # Started means released: the exec follows at once (later under a coverage build).
+    pids = wait_for(lambda: _pids_with_arg(trigger.name), what="workload exec'd")
+    assert len(pids) == 1, pids
+    workload = Watched(pids[0])
 
     def release_and_wait():
         with open(trigger, "w") as f:  # the workload is blocked reading it
