@@ -1,0 +1,122 @@
+#!/usr/bin/python3
+"""Soak: L pod lifecycles through CRI (default 10,000) on one private containerd, every exit
+code, exec result and log byte checked, and every resource accounted before and after.
+
+    sudo bench/soak.py [--lifecycles L] [--workers W] [--seed S]
+
+The mix and the account are tests/integration/harness/soak.py (shared with test_soak.py).
+reaper-agent runs beside it in --standalone mode (state GC every second, 1 s grace) against the
+same reaper.conf. Prints a table (before, after, growth) and writes JSON to bench/results/.
+"""
+import argparse
+import datetime
+import json
+import pathlib
+import sys
+import tempfile
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests/integration"))
+sys.path.insert(0, str(REPO / "bench"))
+
+from harness.agent import Agent  # noqa: E402
+from harness.containerd import Containerd  # noqa: E402
+from harness.cri import CriClient  # noqa: E402
+from harness.image import build_test_image  # noqa: E402
+from harness.soak import Soak, format_table, growth, leaks  # noqa: E402
+from run import machine, reaper_build  # noqa: E402
+
+GC_METRICS = ("reaper_gc_runs_total", 'reaper_gc_removed_total{kind="state"}')
+
+
+def agent_binary(build):
+    """The agent is not a node binary (no release build): REAPER_BUILD's, else build/'s."""
+    for b in (build, REPO / "build"):
+        if (b / "src/agent/reaper-agent").exists():
+            return b / "src/agent/reaper-agent"
+    raise SystemExit("reaper-agent not built (scripts/build.sh build)")
+
+
+def settled_snapshot(soak, cri, before, extra, timeout=60):
+    """The account once the last pods' shims are gone and nothing differs from `before` any
+    more, or after `timeout` s (what still differs is then a leak)."""
+    soak.settle()
+    deadline = time.monotonic() + timeout
+    while True:
+        after = soak.snapshot(cri, extra)
+        if not leaks(before, after) or time.monotonic() > deadline:
+            return after
+        time.sleep(0.5)
+
+
+def progress_printer(total, t0, soak, cri, extra):
+    step = max(total // 20, 1)
+
+    def show(done, problems):
+        if done % step == 0:
+            s = soak.snapshot(cri, extra)
+            fds = ", ".join(f"{k[5:]} {v}" for k, v in s.items() if k.startswith("fds: "))
+            print(f"  {done}/{total} in {time.monotonic() - t0:.0f} s, {len(problems)} wrong; "
+                  f"fds: {fds}; containerd RSS {s['RSS KiB: containerd']} KiB", flush=True)
+    return show
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--lifecycles", type=int, default=10_000)
+    ap.add_argument("--workers", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args()
+    build = reaper_build()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="soak-"))
+    ctd = Containerd(build_test_image(work / "image"), build)
+    res = {"machine": machine(), "reaper_build": str(build), "lifecycles": args.lifecycles,
+           "workers": args.workers, "seed": args.seed}
+    agent = None
+    try:
+        ctd.start()
+        agent = Agent(agent_binary(build), ctd.dir, ctd.reaper_config, "--standalone",
+                      "--resync", "1", "--gc-grace", "1")
+        extra = {"reaper-agent": agent.proc.pid}
+        clients = [CriClient(ctd.address, ctd.pods_dir, ctd.image.ref)
+                   for _ in range(args.workers)]
+        soak = Soak(ctd, work, args.seed)
+        soak.start_residents(clients[0])
+        soak.warm_up(clients[0])
+        gc_before = {m: agent.metric(m) for m in GC_METRICS}
+        before = soak.snapshot(clients[0], extra)
+        t0 = time.monotonic()
+        print(f"soak: {args.lifecycles} lifecycles, {args.workers} workers, build {build}",
+              flush=True)
+        problems = soak.run_many(clients, args.lifecycles,
+                                 progress_printer(args.lifecycles, t0, soak, clients[0], extra))
+        res["seconds"] = time.monotonic() - t0
+        after = settled_snapshot(soak, clients[0], before, extra)
+        res["agent_gc"] = {m: (gc_before[m], agent.metric(m)) for m in GC_METRICS}
+        res["wrong"] = problems
+        res["account"] = {k: v[:3] for k, v in growth(before, after).items()}
+        res["leaks"] = {k: v[2] for k, v in leaks(before, after).items()}
+        print(f"\nmachine: {res['machine']}\n{args.lifecycles} lifecycles in "
+              f"{res['seconds']:.0f} s ({args.workers} workers), "
+              f"{len(problems)} wrong (exit code, exec result or log bytes)")
+        for p in problems[:20]:
+            print("  " + p)
+        print(format_table(before, after))
+        for m, (b, a) in res["agent_gc"].items():
+            print(f"agent {m}: {b} -> {a}")
+        print("leaks: " + (", ".join(f"{k} {v:+}" for k, v in res["leaks"].items()) or "none"))
+    finally:
+        if agent:
+            agent.stop()
+        ctd.stop()
+    outdir = REPO / "bench/results"
+    outdir.mkdir(exist_ok=True)
+    path = outdir / ("soak-" + datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ") + ".json")
+    path.write_text(json.dumps(res, indent=2))
+    print(f"wrote {path}")
+    return 1 if problems or res["leaks"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
