@@ -67,6 +67,7 @@ def main():
     ap.add_argument("--lifecycles", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=4)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--max-minutes", type=float, help="start no lifecycle after this")
     args = ap.parse_args()
     build = reaper_build()
     work = pathlib.Path(tempfile.mkdtemp(prefix="soak-"))
@@ -89,15 +90,17 @@ def main():
         t0 = time.monotonic()
         print(f"soak: {args.lifecycles} lifecycles, {args.workers} workers, build {build}",
               flush=True)
-        problems = soak.run_many(clients, args.lifecycles,
-                                 progress_printer(args.lifecycles, t0, soak, clients[0], extra))
-        res["seconds"] = time.monotonic() - t0
+        deadline = t0 + args.max_minutes * 60 if args.max_minutes else None
+        problems, done = soak.run_many(
+            clients, args.lifecycles,
+            progress_printer(args.lifecycles, t0, soak, clients[0], extra), deadline)
+        res["seconds"], res["done"] = time.monotonic() - t0, done
         after = settled_snapshot(soak, clients[0], before, extra)
         res["agent_gc"] = {m: (gc_before[m], agent.metric(m)) for m in GC_METRICS}
         res["wrong"] = problems
         res["account"] = {k: v[:3] for k, v in growth(before, after).items()}
         res["leaks"] = {k: v[2] for k, v in leaks(before, after).items()}
-        print(f"\nmachine: {res['machine']}\n{args.lifecycles} lifecycles in "
+        print(f"\nmachine: {res['machine']}\n{done} of {args.lifecycles} lifecycles in "
               f"{res['seconds']:.0f} s ({args.workers} workers), "
               f"{len(problems)} wrong (exit code, exec result or log bytes)")
         for p in problems[:20]:

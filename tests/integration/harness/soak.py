@@ -11,6 +11,7 @@ import os
 import pathlib
 import random
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import mounts, procs
@@ -134,13 +135,16 @@ class Soak:
         wait_for(lambda: len(self.ctd.reaper_shim_pids()) == len(self.residents), timeout,
                  lambda: f"only the resident shims, have {self.ctd.reaper_shim_pids()}")
 
-    def run_many(self, clients, count, progress=None):
-        """Lifecycles 0..count-1, worker w (with clients[w]) taking w, w+W, ...; returns what was
-        wrong. progress(done, problems) is called after each lifecycle."""
+    def run_many(self, clients, count, progress=None, deadline=None):
+        """Lifecycles 0..count-1, worker w (with clients[w]) taking w, w+W, ...; returns (what
+        was wrong, how many ran). progress(done, problems) is called after each lifecycle; no
+        new lifecycle starts after `deadline` (time.monotonic())."""
         problems, done = [], [0]
 
         def worker(w):
             for i in range(w, count, len(clients)):
+                if deadline and time.monotonic() > deadline:
+                    return
                 try:
                     problems.extend(self.lifecycle(clients[w], i))
                 except Exception as e:  # noqa: BLE001 - counted and reported
@@ -150,7 +154,7 @@ class Soak:
                     progress(done[0], problems)
         with ThreadPoolExecutor(len(clients)) as ex:
             list(ex.map(worker, range(len(clients))))
-        return problems
+        return problems, done[0]
 
     def lifecycle(self, cri, i):
         """Run lifecycle i; returns a list of what was wrong (empty: every check passed)."""
