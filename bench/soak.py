@@ -52,8 +52,12 @@ def settled_snapshot(soak, cri, before, extra, timeout=60):
 
 def progress_printer(total, t0, soak, cri, extra):
     step = max(total // 20, 1)
+    shown = [0]
 
     def show(done, problems):
+        for p in problems[shown[0]:]:  # as they happen, not only in the summary
+            print(f"  wrong: {p}", flush=True)
+        shown[0] = len(problems)
         if done % step == 0:
             s = soak.snapshot(cri, extra)
             fds = ", ".join(f"{k[5:]} {v}" for k, v in s.items() if k.startswith("fds: "))
