@@ -12,6 +12,7 @@ import argparse
 import datetime
 import json
 import pathlib
+import shutil
 import sys
 import tempfile
 import time
@@ -36,6 +37,12 @@ def agent_binary(build):
         if (b / "src/agent/reaper-agent").exists():
             return b / "src/agent/reaper-agent"
     raise SystemExit("reaper-agent not built (scripts/build.sh build)")
+
+
+def keep_logs(ctd, outdir, stamp):
+    for src, name in ((ctd.log_path, "containerd.log"), (ctd.shim_log, "shim.log")):
+        if src.exists():
+            shutil.copyfile(src, outdir / f"soak-{stamp}-{name}")
 
 
 def settled_snapshot(soak, cri, before, extra, timeout=60):
@@ -74,6 +81,9 @@ def main():
     ap.add_argument("--max-minutes", type=float, help="start no lifecycle after this")
     args = ap.parse_args()
     build = reaper_build()
+    outdir = REPO / "bench/results"  # JSON, and the logs for a post-mortem
+    outdir.mkdir(exist_ok=True)
+    stamp = datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ")
     work = pathlib.Path(tempfile.mkdtemp(prefix="soak-"))
     ctd = Containerd(build_test_image(work / "image"), build)
     res = {"machine": machine(), "reaper_build": str(build), "lifecycles": args.lifecycles,
@@ -116,10 +126,9 @@ def main():
     finally:
         if agent:
             agent.stop()
+        keep_logs(ctd, outdir, stamp)  # containerd's and the shims' logs go with the temp dir
         ctd.stop()
-    outdir = REPO / "bench/results"
-    outdir.mkdir(exist_ok=True)
-    path = outdir / ("soak-" + datetime.datetime.utcnow().strftime("%Y%m%dT%H%M%SZ") + ".json")
+    path = outdir / f"soak-{stamp}.json"
     path.write_text(json.dumps(res, indent=2))
     print(f"wrote {path}")
     return 1 if problems or res["leaks"] else 0

@@ -58,11 +58,18 @@ class Mix:
         if self.volume:
             out.append(f"echo vol-{i} > /vol/{i}")
         if self.end == "stop-term":
-            return "; ".join([f"trap 'kill $! 2>/dev/null; echo term-{i}; exit 0' TERM", *out,
-                              f"echo ready-{i}", "sleep 100000 & wait"])
+            # "ready" once the child runs `sleep`: a SIGTERM between its fork and exec would
+            # hit the trap it inherited and be lost, leaving a stray sleep (see bench/README)
+            return "; ".join([f"trap 'kill $p 2>/dev/null; echo term-{i}; exit 0' TERM", *out,
+                              "sleep 100000 & p=$!",
+                              'until [ "$(cat /proc/$p/comm)" = sleep ]; do :; done',
+                              f"echo ready-{i}", "wait"])
         fifo = f"/tmp/soak-{i}"
+        # the exec sends its pid and the code; the container ends once the exec is gone (an
+        # exec does not outlive its container: it would be killed, exit 137)
         return "; ".join([f"rm -f {fifo}; mkfifo {fifo}", *out, f"echo ready-{i}",
-                          f"read code < {fifo}", f"rm {fifo}",
+                          f"read epid code < {fifo}", f"rm {fifo}",
+                          "while kill -0 $epid 2>/dev/null; do sleep 0.01; done",
                           '[ "$code" = kill ] && kill -9 $$', 'exit "$code"'])
 
     def exec_script(self):
@@ -70,7 +77,7 @@ class Mix:
         cmd = [f"echo exec-{i}", f"echo exec-err-{i} >&2"]
         if self.end in ("exit", "selfkill"):
             word = "kill" if self.end == "selfkill" else str(self.code)
-            cmd.append(f"echo {word} > /tmp/soak-{i}")
+            cmd.append(f"echo $$ {word} > /tmp/soak-{i}")
         elif self.end == "stop-kill":  # the container dies in `read`, before its own rm
             cmd.append(f"rm /tmp/soak-{i}")
         return "; ".join([*cmd, f"exit {self.exec_code}"])
