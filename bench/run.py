@@ -33,6 +33,15 @@ POLL = 0.002  # ContainerStatus poll interval: CRI 1.6 has no exit events
 SCALE_PODS = int(os.environ.get("BENCH_SCALE_PODS", "100"))
 
 
+def reaper_build():
+    """REAPER_BUILD, else the release build (scripts/build-release.sh) if built, else build/."""
+    if "REAPER_BUILD" in os.environ:
+        return pathlib.Path(os.environ["REAPER_BUILD"]).resolve()
+    release = REPO / "build-release"
+    shim = "src/shim/containerd-shim-reaper-v2"
+    return release if (release / shim).exists() else REPO / "build"
+
+
 def ms_since(t0):
     return (time.monotonic() - t0) * 1000
 
@@ -326,7 +335,7 @@ def print_table(res):
 
 
 def main():
-    build = pathlib.Path(os.environ.get("REAPER_BUILD", REPO / "build-release")).resolve()
+    build = reaper_build()
     image = build_test_image(pathlib.Path(tempfile.mkdtemp()))
     ctd = Containerd(image, build)
     res = {"machine": machine(), "reaper_build": str(build)}

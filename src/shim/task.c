@@ -185,12 +185,28 @@ static struct proc *find_by_pid(struct shim_tasks *ts, pid_t pid)
     return NULL;
 }
 
+/* The next exited child, not reaped yet (its zombie keeps the pid and the process group), or 0. */
+static pid_t next_exited(void)
+{
+    siginfo_t si = {0};
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0)
+        return 0;
+    return si.si_pid;
+}
+
 void tasks_reap(struct shim_tasks *ts)
 {
     int status;
     pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    while ((pid = next_exited()) > 0) {
         struct proc *p = find_by_pid(ts, pid);
+        /* Like a pid namespace dying: what the container's init leaves in its process group
+         * (a `daemon &` it did not wait for) does not outlive it. The zombie still holds the
+         * group, so the id cannot name anybody else's yet. */
+        if (p && p->exec_id == NULL && kill(-pid, SIGKILL) < 0 && errno != ESRCH)
+            log_warn("kill the rest of %s: %s", p->task->id, strerror(errno));
+        if (waitpid(pid, &status, WNOHANG) != pid)
+            return;
         if (p == NULL)
             continue; /* an orphan re-parented to us (we are a subreaper) */
         log_debug("pid %d of %s exited: status %d", pid, p->task->id,

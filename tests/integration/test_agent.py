@@ -2,16 +2,13 @@
 server for ReaperOverlay/Node/Namespace/ConfigMap watches and writes."""
 import os
 import shutil
-import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
 from conftest import BUILD, REPO
-from harness.daemon import Daemon
+from harness import agent as harness_agent
 from kubeapi.helpers import wait_for
 from runtime_env import rt  # noqa: F401 - fixture
 
@@ -22,42 +19,13 @@ NODE = "node-a"
 LABEL = "reaper.io/runtime"
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Agent(Daemon):
+class Agent(harness_agent.Agent):
     def __init__(self, tmp, runtime_conf, *args, api=None):
-        assert AGENT.exists(), f"{AGENT} not built"
-        self.port = free_port()
-        argv = [AGENT, "--listen", f"127.0.0.1:{self.port}", "--log-level", "debug", *args]
         if api is None:
-            argv.append("--standalone")
+            args = (*args, "--standalone")
         else:
-            argv += ["--kubeconfig", api.kubeconfig(tmp / "kubeconfig"), "--node-name", NODE]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("REAPER_")}
-        env["REAPER_CONFIG"] = str(runtime_conf)
-        super().__init__(argv, tmp / f"agent-{self.port}.log", env)
-        wait_for(lambda: self.get("/healthz")[0] == 200, what="agent serving")
-
-    def get(self, path, method="GET"):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", method=method)
-        try:
-            with urllib.request.urlopen(req, timeout=5) as r:
-                return r.status, r.read().decode()
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode()
-        except OSError:
-            return None, ""
-
-    def metric(self, line_prefix):
-        """The value of the first sample whose text starts with line_prefix, else None."""
-        for line in self.get("/metrics")[1].splitlines():
-            if line.startswith(line_prefix + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return None
+            args = (*args, "--kubeconfig", api.kubeconfig(tmp / "kubeconfig"), "--node-name", NODE)
+        super().__init__(AGENT, tmp, runtime_conf, *args)
 
 
 @pytest.fixture

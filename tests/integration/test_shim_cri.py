@@ -2,11 +2,12 @@
 import concurrent.futures
 import os
 import pathlib
+import uuid
 
 import pytest
 
 from harness.mounts import mounts_under
-from harness.procs import Watched, descendants, proc_state
+from harness.procs import Watched, descendants, proc_state, with_environ
 from harness.wait import wait_for
 
 pytestmark = pytest.mark.shim
@@ -167,6 +168,18 @@ def test_nothing_left_after_pod_removal(cri, containerd):
     assert all(m in (str(root), f"{root}/ns") or m.startswith(f"{root}/ns/")
                for m in mounts_under(root)), mounts_under(root)
     assert not [p for p in descendants(os.getpid()) if proc_state(p) == "Z"]
+
+
+def test_background_child_dies_with_its_container(cri):
+    # runc: the container's pid namespace ends with its init. Reaper: what is left in the
+    # init's process group is killed when the init exits, not left running on the host.
+    tag = f"REAPER_TEST_TAG=bg-{os.getpid()}-{uuid.uuid4()}"
+    pod = cri.run_pod("background", runtime_handler=H)
+    _, st = run_to_exit(cri, pod, "main", "sleep 1000 & echo started; exit 0",
+                        env=dict([tag.split("=", 1)]))
+    assert st.exit_code == 0
+    assert stdout_lines(cri, pod, "main") == ["started"]
+    wait_for(lambda: not with_environ(tag), what=lambda: f"no `sleep` left: {with_environ(tag)}")
 
 
 def test_one_shim_per_pod(cri, containerd):

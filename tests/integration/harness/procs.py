@@ -151,3 +151,20 @@ def unlink_stale(paths):
             os.unlink(p)
         except FileNotFoundError:
             pass
+
+
+def with_environ(entry):
+    """Pids of processes whose environment holds `entry` ("NAME=value"): the workloads a test
+    tagged, wherever they were reparented."""
+    want = entry.encode()
+    pids = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            env = pathlib.Path(f"/proc/{d}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if want in env:
+            pids.append(int(d))
+    return pids
