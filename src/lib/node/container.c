@@ -144,10 +144,17 @@ static void kill_and_reap(pid_t pid)
  */
 static _must_check_ int prepare_root(const struct reaper_config *cfg, rerr **err)
 {
-    if (!cfg->shared_root)
+    /* Once per process and root: the check reads the whole mountinfo, and a shim creates every
+     * container of its pod (the hot path). */
+    static char *done_for;
+    if (!cfg->shared_root || (done_for && strcmp(done_for, cfg->runtime_root) == 0))
         return mkdir_p(cfg->runtime_root, 0711, err);
     _cleanup_rerr_ rerr *e = NULL;
     int r = root_mount_ensure_shared(cfg->runtime_root, &e);
+    if (r >= 0) {
+        free(done_for);
+        done_for = xstrdup(cfg->runtime_root);
+    }
     if (r != -EPERM)
         return r < 0 ? rerr_from(err, -r, rerr_msg(e)) : 0;
     log_warn("%s (REAPER_SHARED_ROOT=false turns this off)", rerr_msg(e));
