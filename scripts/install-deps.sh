@@ -14,6 +14,7 @@ PKGS=(
   # integration tests (Debian's python, not a pyenv one)
   python3 python3-pytest python3-grpcio python3-protobuf python3-jsonschema python3-yaml
   prometheus  # promtool checks the agent's /metrics (the server itself is not started)
+  curl jq ansible-core  # what examples 05, 20 and 22 run on the node (tests/integration/test_examples.py)
   nodejs  # tests/cel: the admission policy's CEL evaluated by a real CEL implementation
   gcovr llvm-14 clang-tools  # coverage (llvm-cov gcov), scan-build: scripts/{coverage.py,scan-build.sh}
 )

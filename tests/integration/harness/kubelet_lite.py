@@ -3,7 +3,8 @@
 Honoured: metadata name/namespace/annotations, runtimeClassName (→ runtime handler),
 hostNetwork, securityContext runAsUser/runAsGroup (pod, then container), containers' command,
 args, env (value), workingDir, volumeMounts of configMap/secret (from objects passed along, as
-files in a temp dir), hostPath and emptyDir volumes. Containers start in order; init containers
+files in a temp dir; `items` lay keys out at their paths), hostPath and emptyDir volumes. A
+DaemonSet, Deployment or Job runs as the one Pod its template describes (pod_of). Containers start in order; init containers
 run to completion first. Anything else in the manifest is ignored, as it is here only to drive
 the runtime, not to emulate kubelet.
 """
@@ -16,6 +17,30 @@ def _handler(pod):
     return pod["spec"].get("runtimeClassName") or "runc"
 
 
+def pod_of(workload):
+    """The Pod a workload's controller would create from its template (a Pod stays itself)."""
+    if workload["kind"] == "Pod":
+        return workload
+    template = workload["spec"]["template"]
+    meta = {"name": workload["metadata"]["name"],
+            "namespace": workload["metadata"].get("namespace", "default"),
+            "annotations": template.get("metadata", {}).get("annotations", {})}
+    return {"kind": "Pod", "metadata": meta, "spec": template["spec"]}
+
+
+def _source_files(vol, objects):
+    """{relative path: text} a configMap or secret volume shows."""
+    kind = "ConfigMap" if "configMap" in vol else "Secret"
+    source = vol.get("configMap") or vol.get("secret")
+    ref = source.get("name") or source.get("secretName")
+    obj = next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == ref)
+    data = dict(obj.get("stringData", {}))
+    data.update({k: base64.b64decode(v).decode() if kind == "Secret" else v
+                 for k, v in obj.get("data", {}).items()})
+    items = source.get("items")
+    return {i["path"]: data[i["key"]] for i in items} if items else data
+
+
 def _volume_dirs(pod, objects, workdir):
     """{volume name: host dir} for the supported volume kinds."""
     dirs = {}
@@ -25,16 +50,10 @@ def _volume_dirs(pod, objects, workdir):
             dirs[name] = vol["hostPath"]["path"]
             continue
         d = pathlib.Path(tempfile.mkdtemp(prefix=f"vol-{name}-", dir=workdir))
-        source = vol.get("configMap") or vol.get("secret")
-        if source is not None:
-            kind = "ConfigMap" if "configMap" in vol else "Secret"
-            ref = source.get("name") or source.get("secretName")
-            obj = next(o for o in objects if o["kind"] == kind and o["metadata"]["name"] == ref)
-            data = dict(obj.get("stringData", {}))
-            data.update({k: base64.b64decode(v).decode() if kind == "Secret" else v
-                         for k, v in obj.get("data", {}).items()})
-            for k, v in data.items():
-                (d / k).write_text(v)
+        if "configMap" in vol or "secret" in vol:
+            for rel, text in _source_files(vol, objects).items():
+                (d / rel).parent.mkdir(parents=True, exist_ok=True)
+                (d / rel).write_text(text)
         dirs[name] = str(d)
     return dirs
 
