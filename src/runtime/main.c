@@ -122,11 +122,14 @@ static _must_check_ int setup(struct cli *cli, const struct globals *g)
     }
     const char *log = g->log ? g->log : cli->cfg.runtime_log;
     bool json = g->log_format && strcmp(g->log_format, "json") == 0;
-    if (log_init("reaper-runtime", log, json, g->debug ? LOG_LVL_DEBUG : LOG_LVL_INFO) < 0) {
+    bool to_file = log && *log;
+    /* A log file records every create/start/delete; stderr (the caller's) only problems. */
+    enum log_level lvl = g->debug ? LOG_LVL_DEBUG : to_file ? LOG_LVL_INFO : LOG_LVL_WARN;
+    if (log_init("reaper-runtime", log, json, lvl) < 0) {
         rerr_set(&err, errno, "open log %s", log);
         return cli_fail(cli, err);
     }
-    cli->logging_to_file = log && *log;
+    cli->logging_to_file = to_file;
     return 0;
 }
 

@@ -495,8 +495,14 @@ static void rpc_checkpoint(struct shim_service *s, struct ttrpc_conn *c,
 static void rpc_update(struct shim_service *s, struct ttrpc_conn *c,
                        const struct ttrpc_request *req)
 {
-    /* Reaper enforces no resource limits (docs/pod-fields.md): accept and ignore. */
-    reply_empty(c, req->stream_id);
+    /* Reaper enforces no resource limits (docs/pod-fields.md): a known task's update is
+     * accepted and ignored; an unknown one is NOT_FOUND, as for every other per-task call. */
+    UNPACK(m, Reaper__Task__UpdateTaskRequest, reaper__task__update_task_request);
+    if (tasks_find(&s->tasks, m->id) == NULL)
+        reply_code(c, req->stream_id, TTRPC_NOT_FOUND, "task not found");
+    else
+        reply_empty(c, req->stream_id);
+    reaper__task__update_task_request__free_unpacked(m, NULL);
 }
 
 static bool host_is_cgroup2(void)

@@ -111,3 +111,41 @@ def request(service, method, payload=b"", namespace=None):
     if namespace:
         body += ld(5, ld(1, b"containerd-namespace") + ld(2, namespace.encode()))
     return body
+
+
+def vi(field, n):
+    """A varint protobuf field."""
+    return _varint(field << 3) + _varint(n)
+
+
+def pb_fields(data):
+    """{field number: value} of a flat protobuf message (varints as int, the rest as bytes)."""
+    out, i = {}, 0
+    while i < len(data):
+        key, i = _read_varint(data, i)
+        if key & 7 == 0:
+            out[key >> 3], i = _read_varint(data, i)
+        else:  # length-delimited
+            n, i = _read_varint(data, i)
+            out[key >> 3], i = data[i:i + n], i + n
+    return out
+
+
+def _read_varint(data, i):
+    n = shift = 0
+    while True:
+        b = data[i]
+        n |= (b & 0x7f) << shift
+        i, shift = i + 1, shift + 7
+        if not b & 0x80:
+            return n, i
+
+
+def call(sock, stream, method, payload, namespace="default"):
+    """One ttrpc call of containerd.task.v2.Task.<method>: (status code, response payload)."""
+    body = request("containerd.task.v2.Task", method, payload, namespace)
+    sock.sendall(frame(len(body), stream) + body)
+    sid, _, resp = read_frame(sock)
+    assert sid == stream
+    fields = pb_fields(resp)
+    return status_code(resp), fields.get(2, b"")

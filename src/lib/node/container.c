@@ -309,11 +309,16 @@ int container_create(const struct reaper_config *cfg, const struct container_cre
     if (r < 0)
         return r;
     r = security_check_refused(spec, err);
+    if (r == 0)
+        r = security_check_user_switch(&spec->process.user, err);
     if (r < 0)
         return r;
     *pid = 0;
     *pidfd = -1;
-    return create_with_spec(cfg, opts, spec, pid, pidfd, err);
+    r = create_with_spec(cfg, opts, spec, pid, pidfd, err);
+    if (r == 0) /* the log says what was done to which container: the operator's trail */
+        log_info("created %s (pid %d)", opts->id, (int)*pid);
+    return r;
 }
 
 /* Wait for whichever comes first: the init's byte on the FIFO, or the init's exit. */
@@ -361,7 +366,10 @@ int container_start(const struct reaper_config *cfg, const char *id, rerr **err)
     if (!st->sandbox && (r = release_init(cfg, st, err)) < 0)
         return r;
     st->started = true;
-    return state_save(cfg->runtime_root, st, err);
+    r = state_save(cfg->runtime_root, st, err);
+    if (r == 0)
+        log_info("started %s", id);
+    return r;
 }
 
 int container_state(const struct reaper_config *cfg, const char *id, struct container_state **st,
@@ -428,7 +436,10 @@ int container_delete(const struct reaper_config *cfg, const char *id, bool force
         return rerr_setx(err, EBUSY, "container %s is running; use --force", id);
     if (kill_tree_and_wait(st, err) < 0)
         return rerr_wrap(err, "delete %s", id);
-    return state_remove(cfg->runtime_root, id, err);
+    r = state_remove(cfg->runtime_root, id, err);
+    if (r == 0)
+        log_info("deleted %s", id);
+    return r;
 }
 
 int container_record_exit(const struct reaper_config *cfg, const char *id, int exit_status,
@@ -454,6 +465,8 @@ int container_exec(const struct reaper_config *cfg, const char *id, const struct
     if (st->sandbox || status != STATUS_RUNNING)
         return rerr_setx(err, EBUSY, "container %s is %s: cannot exec in it", id,
                          st->sandbox ? "a sandbox" : container_status_name(status));
+    if ((r = security_check_user_switch(&proc->user, err)) < 0)
+        return r;
     _cleanup_close_ int owned = -1;
     int sock;
     if ((r = console_sock_for(opts->console_socket, opts->console_fd, &sock, &owned, err)) < 0)

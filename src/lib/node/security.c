@@ -113,6 +113,30 @@ int security_check_refused(const struct oci_spec *spec, rerr **err)
     return 0;
 }
 
+static bool has_effective_cap(unsigned cap)
+{
+    struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+    struct __user_cap_data_struct data[2] = {{0}};
+    if (syscall(SYS_capget, &hdr, data) < 0)
+        return false;
+    return data[cap / 32].effective & (UINT32_C(1) << (cap % 32));
+}
+
+int security_check_user_switch(const struct oci_user *u, rerr **err)
+{
+    bool uid_change = u->uid != geteuid() && !has_effective_cap(CAP_SETUID);
+    bool gid_change =
+        (u->gid != getegid() || u->n_additional_gids > 0) && !has_effective_cap(CAP_SETGID);
+    if (!uid_change && !gid_change)
+        return 0;
+    return rerr_setx(err, EPERM,
+                     "process.user uid %u gid %u (pod securityContext runAsUser/runAsGroup/"
+                     "supplementalGroups) needs a user switch, but reaper-runtime runs as uid %u "
+                     "gid %u without %s: run it as root",
+                     (unsigned)u->uid, (unsigned)u->gid, (unsigned)geteuid(), (unsigned)getegid(),
+                     uid_change ? "CAP_SETUID" : "CAP_SETGID");
+}
+
 static unsigned last_cap(void)
 {
     unsigned v = CAP_LAST_CAP;

@@ -26,6 +26,9 @@ bool caps_restricted(const struct oci_caps *caps);
 /* Refuse what would change the node for everyone (sysctls, a user namespace): -EINVAL naming
  * the field. */
 _must_check_ int security_check_refused(const struct oci_spec *spec, rerr **err);
+/* Refuse, before anything is created, a process.user the caller cannot switch to (a runtime
+ * without CAP_SETUID / CAP_SETGID, e.g. not run as root): -EPERM naming the ids. */
+_must_check_ int security_check_user_switch(const struct oci_user *u, rerr **err);
 
 /* Child, still root: drop every capability not in the bounding set. */
 _must_check_ int caps_apply_bounding(const struct oci_caps *caps, rerr **err);
