@@ -2,6 +2,9 @@
 # Node installer: the reaper-node image runs this as the init container of the node DaemonSet.
 # It puts the Reaper node binaries and /etc/reaper/reaper.conf on the host and (optionally)
 # registers the runtime in containerd, then restarts containerd only if its config changed.
+# With --uninstall (deploy/uninstall): the reverse, the containerd entry removed (when
+# CONFIGURE_CONTAINERD) and the binaries and reaper.conf deleted; the node label is removed by
+# the step after it (reaper-agent --remove-label), as install's is written by reaper-agent --once.
 #
 # Safe to re-run and to upgrade in place: a file is replaced by a rename in its directory,
 # never rewritten, so running shims keep executing their old binary (no ETXTBSY, no torn file)
@@ -90,6 +93,7 @@ install_config() {
   fi
 }
 
+# $1: "" to register the runtime, --undo to remove it.
 configure_containerd() {
   is_true "$CONFIGURE_CONTAINERD" || {
     log "containerd configuration left to the operator (CONFIGURE_CONTAINERD=false)"
@@ -98,8 +102,10 @@ configure_containerd() {
   cfg="$HOST_ROOT$CONTAINERD_CONFIG"
   before=none
   [ ! -f "$cfg" ] || before=$(sha256sum <"$cfg")
-  sh "$HERE/configure-containerd.sh" --config "$cfg" --runtime-name "$RUNTIME_NAME"
-  [ "$before" != "$(sha256sum <"$cfg")" ] || return 0
+  sh "$HERE/configure-containerd.sh" --config "$cfg" --runtime-name "$RUNTIME_NAME" ${1:+"$1"}
+  after=none
+  [ ! -f "$cfg" ] || after=$(sha256sum <"$cfg")
+  [ "$before" != "$after" ] || return 0
   if is_true "$RESTART_CONTAINERD"; then
     # Shims and workloads are separate processes: they survive a containerd restart.
     log "restarting containerd: $CONTAINERD_RESTART_CMD"
@@ -122,7 +128,35 @@ share_runtime_root() {
   fi
 }
 
+# Running shims keep their binary (unlinked, not rewritten); /run/reaper and its overlays stay
+# until the workloads are gone (tmpfs: a reboot clears it).
+uninstall() {
+  configure_containerd --undo
+  for f in $BINARIES; do
+    remove "$BIN_DIR/$f"
+  done
+  remove /etc/reaper/reaper.conf
+  log "uninstalled; remove /run/reaper once no Reaper pod is left on this node"
+}
+
+remove() {
+  if [ -e "$HOST_ROOT$1" ]; then
+    rm -f "$HOST_ROOT$1" || die "cannot remove $1"
+    log "removed $1"
+  else
+    log "$1 is already gone"
+  fi
+}
+
 [ -d "$HOST_ROOT" ] || die "host root $HOST_ROOT is not mounted"
+case "${1:-}" in
+--uninstall)
+  uninstall
+  exit 0
+  ;;
+'') ;;
+*) die "unknown argument '$1' (none, or --uninstall)" ;;
+esac
 install_binaries
 install_config
 configure_containerd

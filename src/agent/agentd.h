@@ -34,6 +34,7 @@ struct agent_opts {
     unsigned gc_grace_s; /* a stale state must be this old */
     bool standalone;     /* no API server: metrics, health and GC only */
     bool once;           /* check the node, write condition and label, exit */
+    bool remove_label;   /* remove the node label and exit (the node installer's uninstall) */
 };
 
 struct agent {
@@ -59,6 +60,9 @@ _must_check_ int agent_gc(struct agent *a, rerr **err);
 _must_check_ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name,
                                          rerr **err);
 _must_check_ int agent_condition(struct agent *a, rerr **err);
+/* Remove the node label (absent already: nothing to do), so that no Reaper pod is scheduled to
+ * a node whose runtime is being uninstalled. */
+_must_check_ int agent_remove_label(struct agent *a, rerr **err);
 _must_check_ int agent_config_sync(struct agent *a, rerr **err);
 
 /* HTTP: /healthz, /readyz, /metrics only. */

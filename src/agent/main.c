@@ -22,7 +22,7 @@ static const char USAGE[] =
     "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
     "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
     "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--node-label KEY=VALUE]\n"
-    "  [--standalone | --once] [--log-level error|warn|info|debug] [--version]\n";
+    "  [--standalone | --once | --remove-label] [--log-level error|warn|info|debug] [--version]\n";
 
 /* KEY=VALUE, or "" for no label. The key is checked by the API server when it is written. */
 static _must_check_ int parse_node_label(struct agent_opts *o)
@@ -63,6 +63,7 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
         {.name = "node-label", .kind = CL_STRING, .target = &o->node_label},
         {.name = "standalone", .kind = CL_FLAG, .target = &o->standalone},
         {.name = "once", .kind = CL_FLAG, .target = &o->once},
+        {.name = "remove-label", .kind = CL_FLAG, .target = &o->remove_label},
         {.name = "log-level", .kind = CL_LOG_LEVEL, .target = level},
         {0},
     };
@@ -72,8 +73,8 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
         fputs("reaper-agent: --node-name (or NODE_NAME) is required unless --standalone\n", stderr);
         return -EINVAL;
     }
-    if (r == 0 && o->standalone && o->once) {
-        fputs("reaper-agent: --once writes to the API server: not with --standalone\n", stderr);
+    if (r == 0 && (o->standalone + o->once + o->remove_label) > 1) {
+        fputs("reaper-agent: --standalone, --once and --remove-label exclude each other\n", stderr);
         return -EINVAL;
     }
     return r == 0 ? parse_node_label(o) : r;
@@ -261,6 +262,13 @@ static _must_check_ int check_once(struct agent *a, rerr **err)
     return r;
 }
 
+/* --remove-label (the node installer's uninstall): the scheduling label removed, nothing else. */
+static _must_check_ int remove_label_once(struct agent *a, rerr **err)
+{
+    int r = client_new(a, err);
+    return r < 0 ? r : agent_remove_label(a, err);
+}
+
 static const char *env_or(const char *name, const char *dflt)
 {
     const char *v = getenv(name);
@@ -297,6 +305,8 @@ int main(int argc, char **argv)
     int r;
     if (a.o.once) {
         r = check_once(&a, &err);
+    } else if (a.o.remove_label) {
+        r = remove_label_once(&a, &err);
     } else {
         a.queue = workqueue_new(200, 30000);
         daemon_shutdown_on_signal(a.queue);

@@ -118,17 +118,10 @@ static const char *label_of(const json_t *node, const char *key)
     return json_string_value(json_object_get(labels, key));
 }
 
-/* The scheduling label follows the condition: present while ready, absent otherwise, so the
- * RuntimeClass's nodeSelector keeps new Reaper pods off a broken node. */
-static _must_check_ int sync_label(struct agent *a, const json_t *node, bool ready, rerr **err)
+/* Set the node label to want, or remove it (NULL: a merge patch's null). */
+static _must_check_ int patch_label(struct agent *a, const char *want, rerr **err)
 {
     const char *key = a->o.node_label_key;
-    if (key == NULL)
-        return 0;
-    const char *want = ready ? a->o.node_label_value : NULL;
-    const char *cur = label_of(node, key);
-    if (want ? cur && strcmp(cur, want) == 0 : cur == NULL)
-        return 0;
     json_t *patch = json_pack("{s:{s:{s:o}}}", "metadata", "labels", key,
                               want ? json_string(want) : json_null());
     int r = kube_patch(a->client, &KUBE_NODES, NULL, a->o.node_name, NULL, KUBE_PATCH_MERGE, patch,
@@ -138,6 +131,24 @@ static _must_check_ int sync_label(struct agent *a, const json_t *node, bool rea
         return rerr_wrap(err, "node %s label %s", a->o.node_name, key);
     log_info("node label %s=%s %s", key, a->o.node_label_value, want ? "set" : "removed");
     return 0;
+}
+
+/* The scheduling label follows the condition: present while ready, absent otherwise, so the
+ * RuntimeClass's nodeSelector keeps new Reaper pods off a broken node. */
+static _must_check_ int sync_label(struct agent *a, const json_t *node, bool ready, rerr **err)
+{
+    if (a->o.node_label_key == NULL)
+        return 0;
+    const char *want = ready ? a->o.node_label_value : NULL;
+    const char *cur = label_of(node, a->o.node_label_key);
+    if (want ? cur && strcmp(cur, want) == 0 : cur == NULL)
+        return 0;
+    return patch_label(a, want, err);
+}
+
+int agent_remove_label(struct agent *a, rerr **err)
+{
+    return a->o.node_label_key ? patch_label(a, NULL, err) : 0;
 }
 
 int agent_condition(struct agent *a, rerr **err)

@@ -347,6 +347,32 @@ def test_once_writes_condition_and_label_and_exits(rt, api, tmp_path):
     assert node_labels(st) == {}
 
 
+def test_remove_label_removes_only_the_label_and_exits(api, tmp_path):
+    """--remove-label, the node uninstaller's last step: the scheduling label goes, the node's
+    other labels and its status stay; absent already is success too."""
+    st = api.store
+    st.create("nodes", "", {"metadata": {"name": NODE, "labels": {LABEL: "ready", "zone": "a"}}})
+    status = st.get("nodes", "", NODE).get("status")
+    kc = api.kubeconfig(tmp_path / "kubeconfig")
+    # no reaper.conf: the uninstaller's container has none (the default path, absent, is fine)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("REAPER_")}
+
+    def remove_label(kubeconfig=kc):
+        return subprocess.run([str(AGENT), "--remove-label", "--kubeconfig", str(kubeconfig),
+                               "--node-name", NODE], env=env, capture_output=True, text=True,
+                              timeout=30)
+    r = remove_label()
+    assert r.returncode == 0, r.stderr
+    assert node_labels(st) == {"zone": "a"}
+    assert f"node label {LABEL}=ready removed" in r.stderr
+    assert st.get("nodes", "", NODE).get("status") == status
+    assert remove_label().returncode == 0 and node_labels(st) == {"zone": "a"}
+    bad = tmp_path / "bad-kubeconfig"
+    bad.write_text(kc.read_text().replace(api.url, "http://127.0.0.1:1"))
+    r = remove_label(bad)
+    assert r.returncode == 1 and LABEL in r.stderr, r.stderr
+
+
 def test_cli_errors():
     r = subprocess.run([str(AGENT)], capture_output=True, text=True,
                        env={k: v for k, v in os.environ.items() if k != "NODE_NAME"})
@@ -357,8 +383,11 @@ def test_cli_errors():
     r = subprocess.run([str(AGENT), "--standalone", "--node-label", "novalue"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "--node-label novalue: want KEY=VALUE" in r.stderr
-    r = subprocess.run([str(AGENT), "--standalone", "--once"], capture_output=True, text=True)
-    assert r.returncode == 2 and "not with --standalone" in r.stderr
+    for flags in (["--standalone", "--once"], ["--once", "--remove-label"],
+                  ["--standalone", "--remove-label"]):
+        r = subprocess.run([str(AGENT), "--node-name", NODE, *flags], capture_output=True,
+                           text=True)
+        assert r.returncode == 2 and "exclude each other" in r.stderr, flags
     r = subprocess.run([str(AGENT), "--standalone", "--listen", "nope"], capture_output=True,
                        text=True)
     assert r.returncode == 1 and "--listen nope: want ADDR:PORT" in r.stderr

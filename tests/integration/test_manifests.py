@@ -10,7 +10,8 @@ from conftest import REPO
 from k8s_schema import check, crd_schema, kustomize, plain
 
 CRDS = sorted((REPO / "deploy/crds").glob("*.reaper.io.yaml"))
-MANIFESTS = sorted(p for d in ("controller", "node", "agent", "policy/v1", "policy/v1beta1")
+MANIFESTS = sorted(p for d in ("controller", "node", "agent", "policy/v1", "policy/v1beta1",
+                                "uninstall")
                    for p in (REPO / "deploy" / d).glob("*.yaml") if p.name != "kustomization.yaml")
 
 
@@ -35,6 +36,23 @@ def docs(paths):
 @pytest.mark.parametrize("name,doc", list(docs(CRDS + MANIFESTS)), ids=lambda x: str(x)[:40])
 def test_manifest_matches_openapi(name, doc):
     check(doc)
+
+
+def test_node_uninstall_runs_the_installer_backwards_then_removes_the_label():
+    objs = list(yaml.safe_load_all((REPO / "deploy/uninstall/node-uninstall.yaml").read_text()))
+    ds = next(o for o in objs if o["kind"] == "DaemonSet")
+    init = {c["name"]: c for c in ds["spec"]["template"]["spec"]["initContainers"]}
+    assert list(init) == ["uninstall", "unlabel"]
+    assert init["uninstall"]["args"] == ["--uninstall"]
+    assert init["uninstall"]["image"].split("/")[-1].startswith("reaper-node:")
+    assert init["unlabel"]["args"] == ["--remove-label"]
+    assert init["unlabel"]["image"].split("/")[-1].startswith("reaper-agent:")
+    role = next(o for o in objs if o["kind"] == "ClusterRole")
+    assert role["rules"] == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["patch"]}]
+    sa = ds["spec"]["template"]["spec"]["serviceAccountName"]
+    binding = next(o for o in objs if o["kind"] == "ClusterRoleBinding")
+    assert binding["subjects"][0]["name"] == sa and binding["roleRef"]["name"] == \
+        role["metadata"]["name"]
 
 
 def test_kustomize_renders_offline_and_every_object_validates():

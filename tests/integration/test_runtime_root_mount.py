@@ -115,3 +115,38 @@ def test_node_installer_registers_the_configured_handler(rt, tmp_path):
     assert "registered runtime 'reaper-hpc'" in out, out
     doc = tomllib.loads(cfg.read_text())
     assert "reaper-hpc" in doc["plugins"]["io.containerd.grpc.v1.cri"]["containerd"]["runtimes"]
+
+
+def test_node_installer_uninstall_undoes_the_install(rt, tmp_path):
+    """--uninstall: the runtime entry out of containerd's config (restarting containerd once),
+    the binaries and reaper.conf gone; a second run finds nothing left to do."""
+    restarts = tmp_path / "restarts"
+    env = {**installer_env(rt, tmp_path), "CONFIGURE_CONTAINERD": "true",
+           "CONTAINERD_RESTART_CMD": f"echo restart >> {restarts}",
+           "REAPER_CONF_SOURCE": str(tmp_path / "reaper.conf")}
+    (tmp_path / "reaper.conf").write_text("REAPER_DNS_MODE=host\n")
+    host = pathlib.Path(env["HOST_ROOT"])
+    cfg = host / "etc/containerd/config.toml"
+    cfg.parent.mkdir(parents=True)
+    cfg.write_text("version = 2\n")
+    installed = {"usr/local/bin/containerd-shim-reaper-v2", "usr/local/bin/reaper-runtime",
+                 "etc/reaper/reaper.conf"}
+
+    def host_files():
+        return {str(p.relative_to(host)) for p in host.rglob("*")
+                if p.is_file() and p.parent.name != "containerd"}
+    in_private_ns(rt, f'sh {INSTALLER}', env=env)
+    assert host_files() == installed and "reaper-v2" in cfg.read_text()
+    (out, ) = in_private_ns(rt, f'sh {INSTALLER} --uninstall', env=env)
+    assert host_files() == set(), out
+    runtimes = tomllib.loads(cfg.read_text()).get("plugins", {}).get(
+        "io.containerd.grpc.v1.cri", {}).get("containerd", {}).get("runtimes", {})
+    assert "reaper-v2" not in runtimes and "removed runtime 'reaper-v2'" in out, out
+    assert restarts.read_text() == "restart\nrestart\n"  # install, uninstall
+    assert "install-node: removed /usr/local/bin/reaper-runtime\n" in out
+    (again, ) = in_private_ns(rt, f'sh {INSTALLER} --uninstall', env=env)
+    assert "install-node: /etc/reaper/reaper.conf is already gone\n" in again, again
+    assert restarts.read_text() == "restart\nrestart\n", "restarted with nothing changed"
+    p = subprocess.run(["sh", str(INSTALLER), "--bogus"], env={**rt.env, **env},
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and "unknown argument '--bogus'" in p.stderr
