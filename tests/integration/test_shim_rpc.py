@@ -64,3 +64,11 @@ def test_connect_returns_shim_and_task_pids(containerd, test_image):
     assert code == OK and fields[1] == shim and fields[2] == pid
     assert fields[3].startswith(b"reaper-")
     assert other_code == OK and pb_fields(other).get(2, 0) == 0  # no such task: no task pid
+
+
+def test_update_container_resources_through_cri_is_accepted(cri):
+    """What kubelet sends for an in-place resize: accepted, and the workload keeps running."""
+    pod = cri.run_pod("rpc-cri-update", runtime_handler="reaper-v2")
+    cid = cri.run_container(pod, "main", command=["/bin/sleep", "1000"])
+    cri.update_resources(cid, memory_limit_in_bytes=64 << 20, cpu_quota=50000)
+    assert cri.container_status(cid).state == cri.pb.CONTAINER_RUNNING
