@@ -228,6 +228,7 @@ static _must_check_ int spawn_init(struct create_ctx *c, pid_t *pid, int *pidfd,
         .stdio = {c->opts->stdio[0], c->opts->stdio[1], c->opts->stdio[2]},
         .console_sock = sock,
         .release_fd = release,
+        .die_with_parent = c->opts->die_with_parent,
     };
     return process_spawn(&req, pid, pidfd, err);
 }
@@ -469,6 +470,7 @@ int container_exec(const struct reaper_config *cfg, const char *id, const struct
         .stdio = {opts->stdio[0], opts->stdio[1], opts->stdio[2]},
         .console_sock = sock,
         .release_fd = opts->release_fd,
+        .die_with_parent = opts->die_with_parent,
     };
     if (process_spawn(&req, pid, pidfd, err) < 0)
         return rerr_wrap(err, "exec in %s", id);
