@@ -231,7 +231,7 @@ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
     int pidfd = -1;
     if (r == 0) {
         struct container_create_opts opts = {
-            .id = id, .bundle = bundle, .console_fd = cio.console_sock, .die_with_parent = true};
+            .id = id, .bundle = bundle, .console_fd = cio.console_sock};
         memcpy(opts.stdio, cio.stdio, sizeof(opts.stdio));
         r = container_create(ts->cfg, &opts, &pid, &pidfd, err);
     }
@@ -287,6 +287,9 @@ static _must_check_ int start_exec(struct shim_tasks *ts, struct proc *p, rerr *
     int r = procio_prepare(&p->io, &cio, err);
     if (r < 0)
         return r;
+    /* An init outlives a killed shim until containerd's `delete`, which finds every process of
+     * the container through the init's mount namespace; an exec whose init has exited is
+     * found by no one, so it dies with the shim. */
     struct container_exec_opts opts = {
         .console_fd = cio.console_sock, .release_fd = -1, .die_with_parent = true};
     memcpy(opts.stdio, cio.stdio, sizeof(opts.stdio));

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -330,6 +331,38 @@ static void test_spawn_dies_with_parent(void **state)
     close(ready[0]);
 }
 
+/* A private mount namespace with a member in a session of its own (like an exec's child):
+ * both are signalled; the caller's own namespace never is. */
+static void test_mntns_kill(void **state)
+{
+    assert_int_equal(proc_mntns_kill(getpid(), 0, NULL), 0);
+    int ready[2];
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    pid_t member = fork();
+    assert_true(member >= 0);
+    if (member == 0) {
+        if (unshare(CLONE_NEWNS) < 0)
+            _exit(1);
+        if (fork() == 0) {
+            setsid();
+            if (write(ready[1], "r", 1) != 1)
+                _exit(1);
+            pause();
+        }
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    assert_int_equal(proc_mntns_kill(member, SIGKILL, NULL), 2);
+    int ws;
+    assert_int_equal(waitpid(member, &ws, 0), member);
+    assert_true(WIFSIGNALED(ws));
+    assert_int_equal(read(ready[0], &b, 1), 0); /* the grandchild held the write end */
+    close(ready[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -343,6 +376,7 @@ int main(void)
         cmocka_unit_test(test_spawn_user),
         cmocka_unit_test(test_spawn_release_fifo),
         cmocka_unit_test(test_spawn_dies_with_parent),
+        cmocka_unit_test(test_mntns_kill),
         cmocka_unit_test(test_proc_stat_parse),
         cmocka_unit_test(test_proc_tree),
     };

@@ -228,7 +228,6 @@ static _must_check_ int spawn_init(struct create_ctx *c, pid_t *pid, int *pidfd,
         .stdio = {c->opts->stdio[0], c->opts->stdio[1], c->opts->stdio[2]},
         .console_sock = sock,
         .release_fd = release,
-        .die_with_parent = c->opts->die_with_parent,
     };
     return process_spawn(&req, pid, pidfd, err);
 }
@@ -406,7 +405,11 @@ static _must_check_ int kill_tree_and_wait(const struct container_state *st, rer
     if (st->sandbox || !pid_is_ours(st))
         return 0;
     _cleanup_close_ int pidfd = pidfd_of(st->pid);
-    int r = proc_tree_kill(st->pid, SIGKILL, err);
+    /* The namespace first, while the init still names it: it also holds the execs and their
+     * children, which have sessions of their own (left running when the shim was killed). */
+    int r = proc_mntns_kill(st->pid, SIGKILL, err);
+    if (r >= 0)
+        r = proc_tree_kill(st->pid, SIGKILL, err);
     if (r < 0)
         return r;
     struct pollfd p = {.fd = pidfd, .events = POLLIN};

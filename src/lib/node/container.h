@@ -17,7 +17,6 @@ struct container_create_opts {
     int console_fd;             /* connected socket (shim), or -1 */
     const char *pid_file;       /* or NULL */
     int stdio[3];               /* fds for the workload's 0,1,2; -1 = /dev/null */
-    bool die_with_parent;       /* the shim: its workloads die with it (process.h) */
 };
 
 /* Parse <bundle>/config.json, record state, spawn the process blocked before exec.
@@ -46,8 +45,8 @@ struct container_exec_opts {
     int console_fd;
     const char *pid_file;
     int stdio[3];
-    int release_fd; /* -1: run at once */
-    bool die_with_parent;
+    int release_fd;       /* -1: run at once */
+    bool die_with_parent; /* the shim: its execs die with it (process.h) */
 };
 /* Spawn a process in the running container's mount namespace (its overlay + mounts). */
 _must_check_ int container_exec(const struct reaper_config *cfg, const char *id,
