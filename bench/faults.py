@@ -22,37 +22,23 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests/integration"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from harness.containerd import Containerd  # noqa: E402
-from harness.cri import CriClient  # noqa: E402
-from harness.faults import FAULTS  # noqa: E402
+from harness.faults import FAULTS, OwnNode  # noqa: E402
 from harness.image import build_test_image  # noqa: E402
 from run import machine  # noqa: E402
 
 
 def run_fault(fault, image, build, tmp):
-    """{observed, ok, seconds, leftovers of the teardown} for one fault on a fresh containerd."""
-    ctd = Containerd(image, build)
+    """{fault, expected, observed, ok, seconds} for one fault on a containerd of its own."""
     t0 = time.monotonic()
     out = {"fault": fault.name, "expected": fault.expected}
-    try:
-        if fault.prepare:
-            fault.prepare(ctd)
-        ctd.start()
-        cri = CriClient(ctd.address, ctd.pods_dir, ctd.image.ref)
+    node = OwnNode(image, build, fault.prepare)
+    with node:
         try:
-            out.update(observed=fault.run(ctd, cri, tmp), ok=True)
+            out.update(observed=fault.run(node.ctd, node.cri, tmp), ok=True)
         except AssertionError as e:
             out.update(observed=f"NOT AS EXPECTED: {e}", ok=False)
-        finally:
-            errors = cri.cleanup()
-            cri.close()
-        if errors:
-            out.update(ok=False, observed=f"{out['observed']}; teardown: {errors}")
-    finally:
-        ctd.stop()
-    if ctd.teardown_errors or ctd.final_sanitizer_reports:
-        out.update(ok=False, teardown=ctd.teardown_errors,
-                   sanitizer=list(ctd.final_sanitizer_reports))
+    if node.errors:
+        out.update(ok=False, teardown=node.errors)
     out["seconds"] = round(time.monotonic() - t0, 1)
     return out
 

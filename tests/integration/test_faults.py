@@ -5,9 +5,7 @@ the table."""
 import pytest
 
 from conftest import BUILD
-from harness.containerd import Containerd
-from harness.cri import CriClient
-from harness.faults import FAULTS
+from harness.faults import FAULTS, OwnNode
 
 pytestmark = pytest.mark.shim
 
@@ -23,18 +21,7 @@ def test_fault(fault, containerd, cri, tmp_path):
 @pytest.mark.parametrize("fault", OWN, ids=[f.name for f in OWN])
 def test_fault_own_node(fault, test_image, tmp_path):
     """Faults that change the node (a tiny tmpfs, /run wiped) get a containerd of their own."""
-    ctd = Containerd(test_image, BUILD)
-    try:
-        if fault.prepare:
-            fault.prepare(ctd)
-        ctd.start()
-        cri = CriClient(ctd.address, ctd.pods_dir, ctd.image.ref)
-        try:
-            fault.run(ctd, cri, tmp_path)
-        finally:
-            errors = cri.cleanup()
-            cri.close()
-        assert not errors, errors
-    finally:
-        ctd.stop()
-    assert not ctd.final_sanitizer_reports, ctd.final_sanitizer_reports
+    node = OwnNode(test_image, BUILD, fault.prepare)
+    with node:
+        fault.run(node.ctd, node.cri, tmp_path)
+    assert not node.errors, node.errors

@@ -23,6 +23,8 @@ import grpc
 
 from . import mounts, procs
 from .agent import Agent
+from .containerd import Containerd
+from .cri import CriClient
 from .wait import wait_for
 from shimutil import frame, request, task_status  # tests/integration (on sys.path)
 
@@ -66,6 +68,19 @@ class Scene:
 
     def shim(self):
         return procs.Watched(self.ctd.shim_pid_of(self.pod.id, NS))
+
+    def wait_running(self, word=b"sleep"):
+        """Wait until a tagged process has `word` in its command line; returns them all."""
+        wait_for(lambda: any(word in b" ".join(procs.cmdline(p)) for p in self.processes()),
+                 what=f"{word!r} running")
+        return self.processes()
+
+    def exec_in_flight(self, cid):
+        """An ExecSync left running (sleep): its Call, once the exec process is there."""
+        mark = uuid.uuid4().hex
+        call = Call(self.cri.exec_sync, cid, ["/bin/sh", "-c", f"sleep 1000 # {mark}"], 60)
+        self.wait_running(mark.encode())
+        return call
 
     def processes(self):
         return procs.with_environ(f"{TAG}={self.tag}")
@@ -112,8 +127,6 @@ class Call(threading.Thread):
             self.value = self.fn(*self.args)
         except grpc.RpcError as e:
             self.error = e
-        except subprocess.CalledProcessError as e:
-            self.error = e
 
     def result(self, timeout=60):
         self.join(timeout)
@@ -144,8 +157,17 @@ def kill_shim_at_rpc(scene, fn, *args, queued=1):
 
 
 def rpc_error(error):
-    assert error is not None, "the RPC succeeded although the shim died under it"
+    assert error is not None, "the RPC succeeded despite the fault"
     return f"{error.code().name}: {error.details()}"
+
+
+def rpc_fails(fn, *args):
+    """Call fn (a CRI call) expecting a grpc error; returns it as text."""
+    try:
+        fn(*args)
+    except grpc.RpcError as e:
+        return rpc_error(e)
+    return rpc_error(None)
 
 
 def after_dead_shim(scene, cid, exit_code=255, reason="Error"):
@@ -198,10 +220,7 @@ def shim_killed_during_start(ctd, cri, tmp):
 def shim_killed_during_exec(ctd, cri, tmp):
     s = Scene(ctd, cri, "during-exec")
     cid = s.container("main", "sleep 1000")
-    mark = uuid.uuid4().hex
-    call = Call(cri.exec_sync, cid, ["/bin/sh", "-c", f"sleep 1000 # {mark}"], 60)
-    wait_for(lambda: any(mark.encode() in b" ".join(procs.cmdline(p)) for p in s.processes()),
-             what="the exec process running")
+    call = s.exec_in_flight(cid)
     shim = s.shim()
     os.kill(shim.pid, signal.SIGKILL)
     wait_for(shim.exited, what="shim killed")
@@ -213,8 +232,7 @@ def shim_killed_during_exec(ctd, cri, tmp):
 def shim_killed_during_stop(ctd, cri, tmp):
     s = Scene(ctd, cri, "during-stop")
     cid = s.container("main", "trap '' TERM; sleep 1000")
-    wait_for(lambda: any(b"sleep" in procs.cmdline(p) for p in s.processes()),
-             what="workload running")
+    s.wait_running()
     _, err = kill_shim_at_rpc(s, cri.stop_container, cid, 30)
     # CRI's StopContainer may report the dead shim or treat the task as gone: either is clear.
     said = rpc_error(err) if err else "returned OK (task gone)"
@@ -262,13 +280,8 @@ def shim_killed_during_delete(ctd, cri, tmp):
 def containerd_killed_mid_rpc(ctd, cri, tmp):
     s = Scene(ctd, cri, "containerd-crash")
     cid = s.container("main", "sleep 1000")
-    wait_for(lambda: any(b"sleep" in procs.cmdline(p) for p in s.processes()),
-             what="workload running")
-    init = [procs.Watched(p) for p in s.processes()]
-    mark = uuid.uuid4().hex
-    call = Call(cri.exec_sync, cid, ["/bin/sh", "-c", f"sleep 1000 # {mark}"], 60)
-    wait_for(lambda: any(mark.encode() in b" ".join(procs.cmdline(p)) for p in s.processes()),
-             what="the exec process running")
+    init = [procs.Watched(p) for p in s.wait_running()]
+    call = s.exec_in_flight(cid)
     ctd.restart(sig=signal.SIGKILL)
     _, err = call.result()
     failed = rpc_error(err)
@@ -283,6 +296,39 @@ def containerd_killed_mid_rpc(ctd, cri, tmp):
 
 
 # ---- faults that need a containerd of their own ----
+class OwnNode:
+    """A private containerd for one fault (`prepare` runs before it starts) with a CRI client.
+    close() removes what the client created and stops containerd; what went wrong in teardown
+    (CRI errors, containerd's, sanitizer reports) is in `errors`."""
+
+    def __init__(self, image, build, prepare=None):
+        self.ctd = Containerd(image, build)
+        self.errors = []
+        try:
+            if prepare:
+                prepare(self.ctd)
+            self.ctd.start()
+        except Exception:
+            self.ctd.stop()
+            raise
+        self.cri = CriClient(self.ctd.address, self.ctd.pods_dir, image.ref)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        try:
+            self.errors += self.cri.cleanup()
+            self.cri.close()
+        finally:
+            self.ctd.stop()
+        self.errors += self.ctd.teardown_errors
+        self.errors += [f"sanitizer report {n}" for n in self.ctd.final_sanitizer_reports]
+
+
 def tmpfs_on(key, size):
     """prepare(): a tmpfs of `size` on ctd.dirs[key] (runtime root, overlay base) before
     containerd starts (Containerd.stop unmounts everything under its temp dir)."""
@@ -352,12 +398,7 @@ def state_full(ctd, cri, tmp):
     filler = ctd.dirs["reaper_root"] / "filler"
     fill(filler)
     try:
-        failed = None
-        try:
-            cri.run_pod("fault-no-space", runtime_handler="reaper-v2")
-        except grpc.RpcError as e:
-            failed = e
-        said = rpc_error(failed)
+        said = rpc_fails(cri.run_pod, "fault-no-space", "default", "reaper-v2")
         assert "no space left on device" in said.lower() and str(ctd.dirs["reaper_root"]) in said
         assert root_entries(ctd) == before | {"filler"}, root_entries(ctd) ^ before
         r = cri.exec_sync(s.ids[1], ["/bin/sh", "-c", "echo alive"])
@@ -442,12 +483,7 @@ def shim_emfile(ctd, cri, tmp):
          "--noheadings"], capture_output=True, text=True, check=True).stdout.split())
     set_nofile(shim.pid, max(fd_numbers(shim.pid)) + 1, hard)
     try:
-        failed = None
-        try:
-            cri.exec_sync(cid, ["/bin/sh", "-c", "echo no"])
-        except grpc.RpcError as e:
-            failed = e
-        said = rpc_error(failed)
+        said = rpc_fails(cri.exec_sync, cid, ["/bin/sh", "-c", "echo no"])
         assert "too many open files" in said.lower(), said
         refused = probe(s.socket)
         t0 = cpu_ticks(shim.pid)
