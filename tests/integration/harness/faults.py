@@ -370,7 +370,9 @@ def run_emptied(ctd, cri, tmp):
     # The reboot: every process gone, /run (runtime root, containerd state) empty.
     ctd.proc.kill()
     ctd.proc.wait()
-    procs.kill_all(ctd.shim_pids() + s.processes(), grace=0)
+    for pid in ctd.shim_pids() + s.processes():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not s.processes() and not ctd.shim_pids(), what="all processes gone")
     for key in ("reaper_root", "state"):
         mounts.unmount_under(ctd.dirs[key])
