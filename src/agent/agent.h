@@ -48,6 +48,9 @@ struct node_snapshot {
     size_t n_overlays;
     struct shim_info *shims;
     size_t n_shims;
+    /* The file system of the overlay base, where every upper layer writes (with SCAN_SIZES). */
+    bool has_overlay_fs;
+    uint64_t overlay_fs_size, overlay_fs_free;
 };
 void node_snapshot_free(struct node_snapshot *s);
 

@@ -138,6 +138,16 @@ static void render_overlays(FILE *f, const struct node_snapshot *s)
                 fprintf(f, "\"} %llu\n", (unsigned long long)o->upper_bytes);
         }
     }
+    if (!s->has_overlay_fs)
+        return;
+    family(f, "reaper_overlay_filesystem_size_bytes", "gauge",
+           "Size of the file system holding the overlays' upper layers.");
+    fprintf(f, "reaper_overlay_filesystem_size_bytes %llu\n",
+            (unsigned long long)s->overlay_fs_size);
+    family(f, "reaper_overlay_filesystem_free_bytes", "gauge",
+           "Free space on it (0: workloads writing to their overlay get ENOSPC).");
+    fprintf(f, "reaper_overlay_filesystem_free_bytes %llu\n",
+            (unsigned long long)s->overlay_fs_free);
 }
 
 static void render_shims(FILE *f, const struct node_snapshot *s)

@@ -187,6 +187,17 @@ static void scan_shims(const char *proc, struct node_snapshot *s)
         closedir(d);
 }
 
+/* Free counts what root can still write: a full one means ENOSPC for every workload. */
+static void scan_overlay_fs(const struct reaper_config *cfg, struct node_snapshot *s)
+{
+    struct statfs fs;
+    if (statfs(cfg->overlay_base, &fs) < 0)
+        return;
+    s->has_overlay_fs = true;
+    s->overlay_fs_size = (uint64_t)fs.f_blocks * (uint64_t)fs.f_bsize;
+    s->overlay_fs_free = (uint64_t)fs.f_bfree * (uint64_t)fs.f_bsize;
+}
+
 int node_scan(const struct reaper_config *cfg, const char *proc, unsigned what,
               struct node_snapshot *out, rerr **err)
 {
@@ -198,6 +209,8 @@ int node_scan(const struct reaper_config *cfg, const char *proc, unsigned what,
     }
     if (what & SCAN_OVERLAYS)
         scan_overlays(cfg, &s, what & SCAN_SIZES);
+    if ((what & SCAN_OVERLAYS) && (what & SCAN_SIZES))
+        scan_overlay_fs(cfg, &s);
     if (what & SCAN_SHIMS)
         scan_shims(proc ? proc : "/proc", &s);
     *out = s;

@@ -33,6 +33,7 @@ int shim_delete(const struct shim_opts *o, const struct reaper_config *cfg, rerr
     if (r < 0 && r != -ENOENT)
         fprintf(stderr, "delete %s: %s\n", o->id, rerr_msg(derr)); /* warnings: stderr */
     rerr_free(derr);
+    shim_socket_remove_stale(o->bundle ? o->bundle : ".");
 
     Reaper__Types__Timestamp at = pb_timestamp_now();
     Reaper__Task__DeleteResponse resp = REAPER__TASK__DELETE_RESPONSE__INIT;

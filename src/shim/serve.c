@@ -64,6 +64,20 @@ static void on_conn(struct watch *w, uint32_t events)
     }
 }
 
+/* Out of fds, a pending connection cannot be accepted and the listener stays readable: the
+ * loop would spin. Give up the spare fd to accept it and close it at once (the client sees
+ * EOF and retries), then take the spare again. */
+static void refuse_one(struct shim_service *svc, int listen_fd)
+{
+    if (svc->spare_fd >= 0)
+        close(svc->spare_fd);
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (fd >= 0)
+        close(fd);
+    svc->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    log_warn("out of file descriptors: refused a connection");
+}
+
 static void on_accept(struct watch *w, uint32_t events)
 {
     struct shim_service *svc = w->data;
@@ -90,6 +104,8 @@ static void on_accept(struct watch *w, uint32_t events)
             conn_drop(cw);
         }
     }
+    if (errno == EMFILE || errno == ENFILE)
+        refuse_one(svc, w->fd);
 }
 
 static void on_signal(struct watch *w, uint32_t events)
@@ -191,7 +207,7 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
     setup_logging(o, cfg);
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         return rerr_set(err, errno, "PR_SET_CHILD_SUBREAPER");
-    struct shim_service svc = {.opts = o};
+    struct shim_service svc = {.opts = o, .spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC)};
     int r = loop_new(&svc.loop, err);
     if (r < 0)
         return r;
@@ -220,6 +236,8 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
     while (svc.conns) /* containerd may still be connected: close, and free on loop_free */
         conn_drop(svc.conns);
     loop_free(svc.loop);
+    if (svc.spare_fd >= 0)
+        close(svc.spare_fd);
     log_info("exiting");
     return r;
 }

@@ -18,6 +18,7 @@ struct shim_service {
     struct conn_watch *conns; /* open connections (serve.c) */
     bool shutdown_requested;
     unsigned clients; /* open ttrpc connections: containerd holds one while it runs */
+    int spare_fd;     /* given up to refuse a connection when out of fds (serve.c) */
 };
 
 /* Handle one Task request (task_rpc.c). */

@@ -34,5 +34,8 @@ _must_check_ int shim_serve(const struct shim_opts *o, const struct reaper_confi
 /* <runtime_root>/s/<hash of address, namespace and group> */
 char *shim_socket_path(const struct reaper_config *cfg, const char *address, const char *ns,
                        const char *group);
+/* `delete` after a shim was killed: remove the socket named in <bundle>/address if no shim
+ * answers on it (a live shim of the pod keeps it; a clean one removes it itself). */
+void shim_socket_remove_stale(const char *bundle);
 
 #endif

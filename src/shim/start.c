@@ -142,6 +142,19 @@ static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper
     exit(r < 0 ? 1 : 0);
 }
 
+void shim_socket_remove_stale(const char *bundle)
+{
+    _cleanup_free_ char *file = xasprintf("%s/address", bundle);
+    _cleanup_free_ char *address = NULL;
+    if (read_file(file, 4096, &address, NULL, NULL) < 0 || !str_startswith(address, "unix://"))
+        return;
+    const char *path = address + strlen("unix://");
+    struct stat before;
+    /* Same inode as the one that refused: a shim that replaced it meanwhile keeps its own. */
+    if (stat(path, &before) == 0 && try_connect(path) == -ECONNREFUSED)
+        remove_own_socket(path, &before);
+}
+
 static void print_address(const char *path)
 {
     /* containerd 1.7/2.x (they set MAX_SHIM_VERSION) parse this JSON; 1.6 wants the bare

@@ -287,7 +287,11 @@ static _must_check_ int start_exec(struct shim_tasks *ts, struct proc *p, rerr *
     int r = procio_prepare(&p->io, &cio, err);
     if (r < 0)
         return r;
-    struct container_exec_opts opts = {.console_fd = cio.console_sock, .release_fd = -1};
+    /* An init outlives a killed shim until containerd's `delete`, which finds every process of
+     * the container through the init's mount namespace; an exec whose init has exited is
+     * found by no one, so it dies with the shim. */
+    struct container_exec_opts opts = {
+        .console_fd = cio.console_sock, .release_fd = -1, .die_with_parent = true};
     memcpy(opts.stdio, cio.stdio, sizeof(opts.stdio));
     int pidfd = -1;
     r = container_exec(ts->cfg, p->task->id, p->spec, &opts, &p->pid, &pidfd, err);

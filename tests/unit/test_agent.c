@@ -33,7 +33,7 @@ static void test_metrics_text(void **state)
         {.key = "team-a", .k8s_namespace = "team-a", .upper_bytes = 4096, .pinned = true},
         {.key = "team-a_grp", .k8s_namespace = "team-a", .name = "grp"}};
     struct shim_info sh[] = {{.pid = 42, .rss_bytes = 700000}};
-    struct node_snapshot s = {w, 5, o, 2, sh, 1};
+    struct node_snapshot s = {w, 5, o, 2, sh, 1, true, 1 << 20, 0};
     struct agent_counters c = {.gc_runs = 3, .gc_removed_states = 2, .node_ready = 1};
     c.overlay_ops[OVL_RESET][RES_REFUSED] = 4;
     c.last_error[COMP_CONFIG] = 1700000000.5;
@@ -49,6 +49,9 @@ static void test_metrics_text(void **state)
     assert_non_null(strstr(m, "reaper_overlay_pinned{namespace=\"team-a\",overlay=\"\"} 1\n"));
     assert_non_null(strstr(m, "reaper_shim_resident_memory_bytes{pid=\"42\"} 700000\n"));
     assert_non_null(strstr(m, "reaper_shim_processes 1\n"));
+    assert_non_null(strstr(m, "reaper_overlay_filesystem_size_bytes 1048576\n"
+                              "# HELP reaper_overlay_filesystem_free_bytes"));
+    assert_non_null(strstr(m, "reaper_overlay_filesystem_free_bytes 0\n"));
     assert_non_null(strstr(m, "reaper_gc_removed_total{kind=\"state\"} 2\n"));
     assert_non_null(
         strstr(m, "reaper_overlay_operations_total{operation=\"reset\",result=\"refused\"} 4\n"));

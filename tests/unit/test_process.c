@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,6 +294,75 @@ static void test_proc_tree(void **state)
     close(pidfd);
 }
 
+/* The middle process spawns a workload (as another user: a uid change clears the setting)
+ * and is killed: the workload dies with it. EOF on the pipe it held proves it. */
+static void test_spawn_dies_with_parent(void **state)
+{
+    int out[2], ready[2];
+    assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    pid_t middle = fork();
+    assert_true(middle >= 0);
+    if (middle == 0) {
+        char *args[] = {"sleep", "100", NULL};
+        struct oci_process p = {.args = args, .cwd = "/", .user = {.uid = 1234, .gid = 1234}};
+        struct spawn_request req = {.proc = &p,
+                                    .stdio = {-1, out[1], -1},
+                                    .console_sock = -1,
+                                    .release_fd = -1,
+                                    .die_with_parent = true};
+        pid_t pid;
+        int pidfd;
+        if (process_spawn(&req, &pid, &pidfd, NULL) < 0 || write(ready[1], "r", 1) != 1)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    close(out[1]);
+    close(ready[1]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    kill(middle, SIGKILL);
+    assert_int_equal(waitpid(middle, NULL, 0), middle);
+    struct pollfd pfd = {.fd = out[0], .events = POLLIN};
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    assert_int_equal(read(out[0], &b, 1), 0);
+    close(out[0]);
+    close(ready[0]);
+}
+
+/* A private mount namespace with a member in a session of its own (like an exec's child):
+ * both are signalled; the caller's own namespace never is. */
+static void test_mntns_kill(void **state)
+{
+    assert_int_equal(proc_mntns_kill(getpid(), 0, NULL), 0);
+    int ready[2];
+    assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+    pid_t member = fork();
+    assert_true(member >= 0);
+    if (member == 0) {
+        if (unshare(CLONE_NEWNS) < 0)
+            _exit(1);
+        if (fork() == 0) {
+            setsid();
+            if (write(ready[1], "r", 1) != 1)
+                _exit(1);
+            pause();
+        }
+        pause();
+        _exit(0);
+    }
+    close(ready[1]);
+    char b;
+    assert_int_equal(read(ready[0], &b, 1), 1);
+    assert_int_equal(proc_mntns_kill(member, SIGKILL, NULL), 2);
+    int ws;
+    assert_int_equal(waitpid(member, &ws, 0), member);
+    assert_true(WIFSIGNALED(ws));
+    assert_int_equal(read(ready[0], &b, 1), 0); /* the grandchild held the write end */
+    close(ready[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -305,6 +375,8 @@ int main(void)
         cmocka_unit_test(test_spawn_errors),
         cmocka_unit_test(test_spawn_user),
         cmocka_unit_test(test_spawn_release_fifo),
+        cmocka_unit_test(test_spawn_dies_with_parent),
+        cmocka_unit_test(test_mntns_kill),
         cmocka_unit_test(test_proc_stat_parse),
         cmocka_unit_test(test_proc_tree),
     };

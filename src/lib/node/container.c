@@ -413,7 +413,11 @@ static _must_check_ int kill_tree_and_wait(const struct container_state *st, rer
     if (st->sandbox || !pid_is_ours(st))
         return 0;
     _cleanup_close_ int pidfd = pidfd_of(st->pid);
-    int r = proc_tree_kill(st->pid, SIGKILL, err);
+    /* The namespace first, while the init still names it: it also holds the execs and their
+     * children, which have sessions of their own (left running when the shim was killed). */
+    int r = proc_mntns_kill(st->pid, SIGKILL, err);
+    if (r >= 0)
+        r = proc_tree_kill(st->pid, SIGKILL, err);
     if (r < 0)
         return r;
     struct pollfd p = {.fd = pidfd, .events = POLLIN};
@@ -482,6 +486,7 @@ int container_exec(const struct reaper_config *cfg, const char *id, const struct
         .stdio = {opts->stdio[0], opts->stdio[1], opts->stdio[2]},
         .console_sock = sock,
         .release_fd = opts->release_fd,
+        .die_with_parent = opts->die_with_parent,
     };
     if (process_spawn(&req, pid, pidfd, err) < 0)
         return rerr_wrap(err, "exec in %s", id);

@@ -45,7 +45,8 @@ struct container_exec_opts {
     int console_fd;
     const char *pid_file;
     int stdio[3];
-    int release_fd; /* -1: run at once */
+    int release_fd;       /* -1: run at once */
+    bool die_with_parent; /* the shim: its execs die with it (process.h) */
 };
 /* Spawn a process in the running container's mount namespace (its overlay + mounts). */
 _must_check_ int container_exec(const struct reaper_config *cfg, const char *id,

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 struct proc_entry {
@@ -114,6 +115,62 @@ int proc_tree_kill(pid_t leader, int sig, rerr **err)
         }
         if (n_done == before)
             break;
+    }
+    return (int)n_done;
+}
+
+static bool mntns_of(pid_t pid, struct stat *ns)
+{
+    char path[64];
+    if (pid > 0)
+        snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/ns/mnt");
+    return stat(path, ns) == 0;
+}
+
+static bool same_file(const struct stat *a, const struct stat *b)
+{
+    return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
+/* One pass over /proc: signal the members not signalled yet (appended to *done). */
+static _must_check_ int signal_mntns_pass(const struct stat *ns, int sig, pid_t **done,
+                                          size_t *n_done, rerr **err)
+{
+    _cleanup_free_ struct proc_entry *all = NULL;
+    size_t total = 0;
+    int r = scan_proc(&all, &total, err);
+    if (r < 0)
+        return r;
+    int added = 0;
+    for (size_t i = 0; i < total; i++) {
+        struct stat st;
+        if (pid_in(*done, *n_done, all[i].pid) || !mntns_of(all[i].pid, &st) || !same_file(&st, ns))
+            continue;
+        if (kill(all[i].pid, sig) < 0 && errno != ESRCH)
+            return rerr_set(err, errno, "kill %d", (int)all[i].pid);
+        *done = xrealloc(*done, (*n_done + 1) * sizeof(pid_t));
+        (*done)[(*n_done)++] = all[i].pid;
+        added++;
+    }
+    return added;
+}
+
+int proc_mntns_kill(pid_t member, int sig, rerr **err)
+{
+    struct stat ns, self, init;
+    if (!mntns_of(member, &ns))
+        return 0; /* gone */
+    if (!mntns_of(0, &self) || same_file(&ns, &self) ||
+        (mntns_of(1, &init) && same_file(&ns, &init)))
+        return 0;
+    _cleanup_free_ pid_t *done = NULL;
+    size_t n_done = 0;
+    for (int pass = 0; pass < 16; pass++) {
+        int r = signal_mntns_pass(&ns, sig, &done, &n_done, err);
+        if (r <= 0)
+            return r < 0 ? r : (int)n_done;
     }
     return (int)n_done;
 }

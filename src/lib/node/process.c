@@ -36,7 +36,8 @@
 struct child {
     const struct spawn_request *req;
     int sync_fd;
-    int ns_fd; /* exec: the joined mount namespace */
+    int ns_fd;    /* exec: the joined mount namespace */
+    pid_t parent; /* the caller of process_spawn */
     struct mount_plan plan;
 };
 
@@ -247,6 +248,19 @@ static _must_check_ int apply_security_and_user(const struct spawn_request *req,
     return 0;
 }
 
+/* After the credentials are final (a uid change clears the setting); a parent that died before
+ * the prctl is seen through getppid. */
+static _must_check_ int die_with_parent(const struct child *c, rerr **err)
+{
+    if (!c->req->die_with_parent)
+        return 0;
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        return rerr_set(err, errno, "prctl(PR_SET_PDEATHSIG)");
+    if (getppid() != c->parent)
+        return rerr_setx(err, ESRCH, "the spawning process %d is gone", (int)c->parent);
+    return 0;
+}
+
 /* Steps 1-6; on success *path is the resolved executable. */
 static _must_check_ int child_setup(struct child *c, char **path, rerr **err)
 {
@@ -268,7 +282,7 @@ static _must_check_ int child_setup(struct child *c, char **path, rerr **err)
         return rerr_set(err, errno, "chdir to cwd %s", cwd);
     if ((r = process_resolve_executable(p, path, err)) < 0)
         return r;
-    if ((r = apply_security_and_user(c->req, err)) < 0)
+    if ((r = apply_security_and_user(c->req, err)) < 0 || (r = die_with_parent(c, err)) < 0)
         return r;
     /* Nothing of ours may reach the workload, on kernels without close_range too. */
     return fds_set_cloexec_from(3, err);
@@ -295,9 +309,10 @@ static void child_wait_release(int release_fd)
     }
 }
 
-__attribute__((noreturn)) static void child_main(const struct spawn_request *req, int sync_fd)
+__attribute__((noreturn)) static void child_main(const struct spawn_request *req, int sync_fd,
+                                                 pid_t parent)
 {
-    struct child c = {.req = req, .sync_fd = sync_fd, .ns_fd = -1};
+    struct child c = {.req = req, .sync_fd = sync_fd, .ns_fd = -1, .parent = parent};
     rerr *err = NULL;
     char *path = NULL;
     child_reset_signals();
@@ -355,6 +370,7 @@ int process_spawn(const struct spawn_request *req, pid_t *pid, int *pidfd, rerr 
     if (r < 0)
         return r;
     _cleanup_close_ int parent_fd = fds[0];
+    pid_t self = getpid();
     pid_t child = fork();
     if (child < 0) {
         close(fds[1]);
@@ -362,7 +378,7 @@ int process_spawn(const struct spawn_request *req, pid_t *pid, int *pidfd, rerr 
     }
     if (child == 0) {
         close(parent_fd);
-        child_main(req, fds[1]);
+        child_main(req, fds[1], self);
     }
     close(fds[1]);
     /* The child cannot be reaped before we wait for it, so the pid is still ours here. */

@@ -38,6 +38,8 @@ struct spawn_request {
     /* O_PATH fd of a FIFO: the child opens it for writing (blocking until a reader opens it),
      * writes one byte, then execs. -1: exec at once. */
     int release_fd;
+    /* SIGKILL the process when the caller dies (the shim: a workload must not outlive it). */
+    bool die_with_parent;
 };
 
 /* On success *pid and *pidfd (O_CLOEXEC; -1 if pidfd_open is unavailable) are set. */

@@ -175,12 +175,20 @@ class Containerd:
                                          env=self.env(), cwd=self.dir)
         self._wait_ready()
 
-    def restart(self, while_down=None):
+    def restart(self, while_down=None, sig=signal.SIGTERM):
         """Stop containerd alone (shims and workloads keep running) and start it again;
-        while_down() runs in between."""
-        self._terminate()
+        while_down() runs in between. sig=SIGKILL: a crash, whatever it was doing."""
+        if sig == signal.SIGKILL:
+            self.proc.kill()
+            self.proc.wait()
+        else:
+            self._terminate()
         if while_down:
             while_down()
+        self._spawn()
+
+    def restart_after_crash(self):
+        """Start containerd again after the test killed it (proc.kill) and changed its node."""
         self._spawn()
 
     def _wait_ready(self):
