@@ -1,6 +1,7 @@
 """Cluster-side faults (docs/faults-cluster.md): the controller losing its Lease mid-reconcile,
 and the API server answering 5xx, hanging and closing watches, injected by the fake API server.
 Each test states the expected outcome it asserts."""
+import json
 import math
 import time
 
@@ -174,3 +175,30 @@ def test_controller_rides_out_5xx_hangs_and_closed_watches(api, flaky_ctl):
         st.get("pods", NS, name)  # nothing lost
     with pytest.raises(ApiError):
         st.get("pods", NS, "never-created")
+
+
+def deep_reaperpod_event(name, depth):
+    """A watch event whose ReaperPod nests depth levels (no real CRD schema lets it through)."""
+    head = json.dumps({"type": "ADDED", "object": {
+        "apiVersion": "reaper.io/v1alpha1", "kind": "ReaperPod",
+        "metadata": {"name": name, "namespace": NS, "resourceVersion": "1"},
+        "spec": {"command": ["true"], "extra": "@"}}})
+    return head.replace('"@"', '{"a":' * depth + "1" + "}" * depth)
+
+
+def test_deeply_nested_object_in_a_watch_is_skipped(api, flaky_ctl):
+    """Expected: an event nested 10,000 levels deep (past the JSON parser's depth limit) is
+    skipped with an error naming the problem; the watch goes on (no re-watch loop into the same
+    event), later objects are reconciled, nothing crashes."""
+    st = api.store
+    rpod(st, "before")
+    wait_for(lambda: st.get("pods", NS, "before"), what="before")
+    watches = st.watches["reaperpods"]
+    st.emit_raw("reaperpods", deep_reaperpod_event("deep", 10000))
+    rpod(st, "after")
+    wait_for(lambda: st.get("pods", NS, "after"), what="after the deep event")
+    log = flaky_ctl.text()
+    assert "skipped an event of" in log and "maximum parsing depth reached" in log, log[-2000:]
+    assert st.watches["reaperpods"] == watches, "the watch was torn down by one bad event"
+    with pytest.raises(ApiError):
+        st.get("pods", NS, "deep")

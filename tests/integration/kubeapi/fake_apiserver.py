@@ -399,6 +399,14 @@ class Store:
                     except ApiError:
                         pass
 
+    def emit_raw(self, plural, line):
+        """Send line (JSON text, e.g. nested deeper than Python's json can write) to plural's
+        watchers as one event, as a misbehaving server would; nothing is stored."""
+        with self.cond:
+            self.rv += 1
+            self.history.append((self.rv, plural, "RAW", line))
+            self.cond.notify_all()
+
     def expire_and_drop(self):
         """Compact history past every watcher's position and drop all streams: 410 follows."""
         with self.cond:
@@ -515,7 +523,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise ApiError(405, "MethodNotAllowed", method)
 
     def _chunk(self, obj):
-        data = (json.dumps(obj) + "\n").encode()
+        self._chunk_text(json.dumps(obj))
+
+    def _chunk_text(self, text):
+        data = (text + "\n").encode()
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
@@ -550,7 +561,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         while True:
             with st.cond:
                 for h in st.history[pos:]:
-                    if h[1] == plural and (ns is None or h[3]["metadata"].get("namespace") == ns):
+                    if h[1] == plural and (ns is None or h[2] == "RAW" or
+                                           h[3]["metadata"].get("namespace") == ns):
                         pending.append((h[2], h[3]))
                 pos = len(st.history)
                 if st.watch_epoch != epoch:  # the test drops the connection
@@ -562,7 +574,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return
                 current = st.rv
             for etype, obj in pending:
-                if selector_matches(sel, obj):
+                if etype == "RAW":
+                    self._chunk_text(obj)
+                elif selector_matches(sel, obj):
                     self._chunk({"type": etype, "object": obj})
             pending = []
             if time.monotonic() >= deadline:
