@@ -27,7 +27,7 @@ def reset_seen(st, name, gen):
     return e if e.get("observedResetGeneration") == gen else None
 
 
-def test_agent_killed_mid_reset_redoes_it_on_restart(rt, api, tmp_path):
+def test_agent_killed_mid_reset_redoes_it_on_restart(rt, api, tmp_path, record_property):
     """Expected: SIGKILL while the agent removes an overlay's upper layer leaves the layer whole
     or gone (never half-removed: a workload starting meanwhile sees all or nothing); the next
     agent redoes the reset: status observedResetGeneration 1 and ready, no upper layer, no
@@ -65,6 +65,8 @@ def test_agent_killed_mid_reset_redoes_it_on_restart(rt, api, tmp_path):
         assert e["ready"] is True and "message" not in e
         assert not dirp.exists() and not pin.exists() and not lock.exists()
         assert "overlay team-fault/big: reset done" in b.text()
+        record_property("observed", f"killed with the upper layer moved aside ({left} of "
+                        f"{FILES} files in place); restart: reset redone, nothing left")
     finally:
         assert b.stop() == 0, b.text()
 
@@ -73,8 +75,8 @@ AGENT_INFORMERS = 3  # reaperoverlays, namespaces, configmaps
 AGENT_KEYS = 3       # the overlay, the node condition, GC
 
 
-def test_agent_rides_out_5xx_hangs_and_closed_watches(rt, api, tmp_path):
-    """Expected for each fault: the agent retries with backoff (requests in the window within
+def test_agent_rides_out_5xx_hangs_and_closed_watches(rt, api, tmp_path, record_property):
+    """Expected: for each fault the agent retries with backoff (requests in the window within
     what the backoff allows), keeps serving /healthz, and once the fault ends the reset asked
     for during it is done and reported."""
     st = api.store
@@ -92,6 +94,7 @@ def test_agent_rides_out_5xx_hangs_and_closed_watches(rt, api, tmp_path):
         time.sleep(WINDOW)  # the measured window: the fault lasts this long
         n = len(st.requests_between(token, start, writes_only=True))
         assert n <= AGENT_KEYS * attempts(WINDOW + 0.5, 0.2), n
+        seen = [f"503 on writes: {n} writes in {WINDOW:.0f} s"]
         assert a.get("/healthz")[0] == 200
         st.clear_faults()
         wait_for(lambda: reset_seen(st, "flaky", 1), timeout=40, what="reset 1 reported")
@@ -105,6 +108,7 @@ def test_agent_rides_out_5xx_hangs_and_closed_watches(rt, api, tmp_path):
         time.sleep(WINDOW)
         n = len(st.requests_between(token, start))
         assert n <= (AGENT_INFORMERS + 2 * AGENT_KEYS) * attempts(WINDOW + 0.5, 0.2), n
+        seen.append(f"all 503 + watches closed: {n} requests in {WINDOW:.0f} s")
         assert a.get("/healthz")[0] == 200
         st.clear_faults()
         wait_for(lambda: reset_seen(st, "flaky", 2), timeout=40, what="reset 2 reported")
@@ -118,10 +122,12 @@ def test_agent_rides_out_5xx_hangs_and_closed_watches(rt, api, tmp_path):
                  what="a hung watch timed out")
         n, elapsed = len(st.requests_between(token, start)), time.monotonic() - start
         assert n <= (AGENT_INFORMERS + AGENT_KEYS) * (elapsed / 2 + 2), (n, elapsed)
+        seen.append(f"all hung: {n} requests in {elapsed:.1f} s")
         assert a.get("/healthz")[0] == 200
         st.clear_faults()
         wait_for(lambda: reset_seen(st, "flaky", 3), timeout=40, what="reset 3 reported")
         assert a.proc.poll() is None, "the agent died"
+        record_property("observed", "; ".join(seen) + "; every reset reported")
     finally:
         st.clear_faults()
         assert a.stop() == 0, a.text()

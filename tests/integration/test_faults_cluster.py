@@ -50,7 +50,8 @@ def created_pods(st, token, since):
             if x[1:3] == ("POST", "pods")]
 
 
-def test_lease_taken_mid_reconcile_stops_writes_and_standby_takes_over(api, leader_and_standby):
+def test_lease_taken_mid_reconcile_stops_writes_and_standby_takes_over(api, leader_and_standby,
+                                                                      record_property):
     """Expected: the leader whose Lease is taken while a reconcile is in flight sends no write
     after the takeover, exits 1 ("leader election lost"), and the standby acquires the Lease once
     it has been unrenewed for leaseDurationSeconds and reconciles what was left half-done."""
@@ -74,9 +75,13 @@ def test_lease_taken_mid_reconcile_stops_writes_and_standby_takes_over(api, lead
     rpod(st, "after")
     wait_for(lambda: st.get("pods", NS, "after"), what="b reconciles new objects")
     assert len(created_pods(st, "b", taken)) == 1
+    record_property("observed", "a: exit 1, 0 writes after the takeover, {} fenced; b: Lease "
+                    "after {:.1f} s, finished the held ReaperPod".format(
+                        a.text().count("not sent:"), time.monotonic() - taken))
 
 
-def test_lease_renewals_failing_stop_writes_before_the_standby_starts(api, leader_and_standby):
+def test_lease_renewals_failing_stop_writes_before_the_standby_starts(api, leader_and_standby,
+                                                                     record_property):
     """Expected: when the leader's Lease requests fail (5xx), it stops writing within
     --renew-deadline and exits 1; the standby starts only after --lease-duration: the two
     never write at the same time."""
@@ -91,6 +96,8 @@ def test_lease_renewals_failing_stop_writes_before_the_standby_starts(api, leade
     b_writes = [x[0] for x in st.requests_between("b", 0, writes_only=True) if x[2] != "leases"]
     assert a_writes and b_writes and max(a_writes) < min(b_writes), "both acted at once"
     assert created_pods(st, "b", 0), "b never acted"
+    record_property("observed", f"a: exit 1; its last write {min(b_writes) - max(a_writes):.1f} s "
+                    "before b's first")
 
 
 @pytest.fixture
@@ -110,8 +117,8 @@ INFORMERS = 5  # nodes, overlays, daemonjobs, reaperpods, pods
 WINDOW = 3.0   # seconds each fault lasts: the requests in it are counted
 
 
-def test_controller_rides_out_5xx_hangs_and_closed_watches(api, flaky_ctl):
-    """Expected for each fault: the controller retries with backoff (requests in the window no
+def test_controller_rides_out_5xx_hangs_and_closed_watches(api, flaky_ctl, record_property):
+    """Expected: for each fault the controller retries with backoff (requests in the window no
     more than the backoff allows), keeps running, and once the fault ends every object created
     during it is reconciled (no event lost; a closed watch resumes from its resourceVersion,
     410 Gone relists once)."""
@@ -128,6 +135,7 @@ def test_controller_rides_out_5xx_hangs_and_closed_watches(api, flaky_ctl):
     time.sleep(WINDOW)  # the measured window: the fault lasts this long
     writes = count(st, "ctl", start, writes_only=True)
     assert 3 <= writes <= 3 * 2 * attempts(WINDOW + 0.5, 0.005), writes
+    seen = [f"503 on writes: {writes} writes in {WINDOW:.0f} s"]
     st.clear_faults()
     for i in range(3):
         wait_for(lambda i=i: st.get("pods", NS, f"w{i}"), what=f"w{i} after 503s")
@@ -143,6 +151,7 @@ def test_controller_rides_out_5xx_hangs_and_closed_watches(api, flaky_ctl):
     time.sleep(WINDOW)
     n = count(st, "ctl", start)
     assert INFORMERS <= n <= INFORMERS * attempts(WINDOW + 0.5, 0.2), n
+    seen.append(f"all 503 + watches closed: {n} requests in {WINDOW:.0f} s, no relist")
     st.clear_faults()
     wait_for(lambda: st.get("pods", NS, "x0"), what="x0 after closed watches")
     assert st.lists == lists, "a closed watch relisted instead of resuming"
@@ -158,6 +167,7 @@ def test_controller_rides_out_5xx_hangs_and_closed_watches(api, flaky_ctl):
     n = count(st, "ctl", start)
     elapsed = time.monotonic() - start
     assert n <= INFORMERS * (elapsed / 2 + 2), (n, elapsed)
+    seen.append(f"all hung: {n} requests in {elapsed:.1f} s")
     st.clear_faults()
     wait_for(lambda: st.get("pods", NS, "h0"), timeout=20, what="h0 after hangs")
 
@@ -175,6 +185,7 @@ def test_controller_rides_out_5xx_hangs_and_closed_watches(api, flaky_ctl):
         st.get("pods", NS, name)  # nothing lost
     with pytest.raises(ApiError):
         st.get("pods", NS, "never-created")
+    record_property("observed", "; ".join(seen) + "; 410: one relist; every Pod created")
 
 
 def deep_reaperpod_event(name, depth):
@@ -186,7 +197,7 @@ def deep_reaperpod_event(name, depth):
     return head.replace('"@"', '{"a":' * depth + "1" + "}" * depth)
 
 
-def test_deeply_nested_object_in_a_watch_is_skipped(api, flaky_ctl):
+def test_deeply_nested_object_in_a_watch_is_skipped(api, flaky_ctl, record_property):
     """Expected: an event nested 10,000 levels deep (past the JSON parser's depth limit) is
     skipped with an error naming the problem; the watch goes on (no re-watch loop into the same
     event), later objects are reconciled, nothing crashes."""
@@ -202,3 +213,5 @@ def test_deeply_nested_object_in_a_watch_is_skipped(api, flaky_ctl):
     assert st.watches["reaperpods"] == watches, "the watch was torn down by one bad event"
     with pytest.raises(ApiError):
         st.get("pods", NS, "deep")
+    line = next(ln for ln in log.splitlines() if "skipped an event" in ln)
+    record_property("observed", "skipped an event" + line.split("skipped an event", 1)[1])

@@ -14,8 +14,9 @@ the schema does not declare is rejected (the real server would prune it silently
 
 Faults for the clients' error paths (Store.inject): answer matching requests with an HTTP error
 (5xx), hang them (no answer until the fault is cleared, then the connection closes), stall them
-(served once the fault is cleared), or close the connection without an answer. Store.arrivals timestamps every request, to count a client's
-requests during a fault window.
+(served once the fault is cleared), or close the connection without an answer; emit_raw sends a
+watch event as given (e.g. nested past any parser's limit). Store.arrivals timestamps every
+request, to count a client's requests during a fault window.
 """
 import copy
 import datetime
