@@ -8,6 +8,8 @@ import pytest
 
 from runtime_env import rt  # noqa: F401 - fixture
 
+pytestmark = pytest.mark.runtime
+
 MIB = 1 << 20
 SH_COUNT_ENV = ["/bin/sh", "-c", "env | wc -l"]
 
