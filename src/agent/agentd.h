@@ -30,11 +30,12 @@ struct agent_opts {
     const char *node_label;       /* --node-label KEY=VALUE as given ("" for none) */
     char *node_label_key;         /* parsed from it: set while ReaperReady is True; NULL: none */
     const char *node_label_value;
-    unsigned resync_s;   /* periodic GC and condition heartbeat */
-    unsigned gc_grace_s; /* a stale state must be this old */
-    bool standalone;     /* no API server: metrics, health and GC only */
-    bool once;           /* check the node, write condition and label, exit */
-    bool remove_label;   /* remove the node label and exit (the node installer's uninstall) */
+    unsigned resync_s;          /* periodic GC and condition heartbeat */
+    unsigned gc_grace_s;        /* a stale state must be this old */
+    unsigned request_timeout_s; /* limit of one API request (not a watch); 0: the default */
+    bool standalone;            /* no API server: metrics, health and GC only */
+    bool once;                  /* check the node, write condition and label, exit */
+    bool remove_label;          /* remove the node label and exit (the node installer's uninstall) */
 };
 
 struct agent {

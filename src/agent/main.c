@@ -21,8 +21,9 @@ static const char USAGE[] =
     "usage: reaper-agent [--node-name NAME] [--kubeconfig FILE] [--listen ADDR:PORT]\n"
     "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
     "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
-    "  [--resync SECONDS] [--gc-grace SECONDS] [--proc DIR] [--node-label KEY=VALUE]\n"
-    "  [--standalone | --once | --remove-label] [--log-level error|warn|info|debug] [--version]\n";
+    "  [--resync SECONDS] [--gc-grace SECONDS] [--request-timeout SECONDS] [--proc DIR]\n"
+    "  [--node-label KEY=VALUE] [--standalone | --once | --remove-label]\n"
+    "  [--log-level error|warn|info|debug] [--version]\n";
 
 /* KEY=VALUE, or "" for no label. The key is checked by the API server when it is written. */
 static _must_check_ int parse_node_label(struct agent_opts *o)
@@ -59,6 +60,11 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
          .target = &o->gc_grace_s,
          .min = 1,
          .max = 86400 * 7},
+        {.name = "request-timeout",
+         .kind = CL_SECONDS,
+         .target = &o->request_timeout_s,
+         .min = 1,
+         .max = 3600},
         {.name = "proc", .kind = CL_STRING, .target = &o->proc},
         {.name = "node-label", .kind = CL_STRING, .target = &o->node_label},
         {.name = "standalone", .kind = CL_FLAG, .target = &o->standalone},
@@ -211,7 +217,11 @@ static _must_check_ int client_new(struct agent *a, rerr **err)
 {
     struct kube_config *kc = NULL;
     int r = kube_config_load(a->o.kubeconfig, &kc, err);
-    return r < 0 ? r : kube_client_new(kc, &a->client, err);
+    if (r == 0)
+        r = kube_client_new(kc, &a->client, err);
+    if (r == 0)
+        kube_client_set_request_timeout(a->client, a->o.request_timeout_s);
+    return r;
 }
 
 static _must_check_ int connect_api(struct agent *a, rerr **err)

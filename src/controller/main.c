@@ -20,7 +20,7 @@
 struct opts {
     const char *kubeconfig, *namespace, *runtime_class, *image, *lease_ns, *identity;
     bool leader_elect;
-    unsigned lease_duration, renew_deadline, retry_period;
+    unsigned lease_duration, renew_deadline, retry_period, request_timeout;
     enum log_level level;
 };
 
@@ -29,8 +29,8 @@ static atomic_bool g_lost;
 static const char USAGE[] =
     "usage: reaper-controller [--kubeconfig FILE] [--namespace NS] [--runtime-class NAME]\n"
     "  [--placeholder-image IMAGE] [--leader-elect=true|false] [--lease-namespace NS]\n"
-    "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--identity ID]\n"
-    "  [--log-level error|warn|info|debug] [--version]\n";
+    "  [--lease-duration S] [--renew-deadline S] [--retry-period S] [--request-timeout S]\n"
+    "  [--identity ID] [--log-level error|warn|info|debug] [--version]\n";
 
 /* Returns 0 to run, 1 to exit successfully (--version/--help), <0 on a usage error. */
 static _must_check_ int parse_opts(int argc, char **argv, struct opts *o)
@@ -55,6 +55,11 @@ static _must_check_ int parse_opts(int argc, char **argv, struct opts *o)
         {.name = "retry-period",
          .kind = CL_SECONDS,
          .target = &o->retry_period,
+         .min = 1,
+         .max = 3600},
+        {.name = "request-timeout",
+         .kind = CL_SECONDS,
+         .target = &o->request_timeout,
          .min = 1,
          .max = 3600},
         {.name = "identity", .kind = CL_STRING, .target = &o->identity},
@@ -205,6 +210,7 @@ int main(int argc, char **argv)
         log_error("%s", rerr_msg(err));
         return 1;
     }
+    kube_client_set_request_timeout(client, o.request_timeout);
     struct controller c = {.client = client,
                            .queue = workqueue_new(5, 300000),
                            .rpod_opts = {o.runtime_class, o.image},

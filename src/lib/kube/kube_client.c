@@ -15,6 +15,9 @@
 
 struct kube_client {
     struct kube_config *cfg;
+    long timeout_s;         /* whole-request limit of every non-watch request */
+    kube_write_fence fence; /* consulted before every write; NULL: none */
+    void *fence_ud;
     pthread_mutex_t mu; /* guards the token cache */
     char *token;
     uint64_t token_read_ns;
@@ -34,6 +37,7 @@ int kube_client_new(struct kube_config *cfg, struct kube_client **out, rerr **er
         return rerr_setx(err, EINVAL, "kube client: no server configured");
     struct kube_client *c = xcalloc(1, sizeof(*c));
     c->cfg = cfg;
+    c->timeout_s = KUBE_REQUEST_TIMEOUT_DEFAULT_S;
     pthread_mutex_init(&c->mu, NULL);
     *out = c;
     return 0;
@@ -52,6 +56,22 @@ void kube_client_free(struct kube_client *c)
 const struct kube_config *kube_client_config(const struct kube_client *c)
 {
     return c->cfg;
+}
+
+void kube_client_set_request_timeout(struct kube_client *c, unsigned seconds)
+{
+    c->timeout_s = seconds ? (long)seconds : KUBE_REQUEST_TIMEOUT_DEFAULT_S;
+}
+
+long kube_client_request_timeout(const struct kube_client *c)
+{
+    return c->timeout_s;
+}
+
+void kube_client_set_write_fence(struct kube_client *c, kube_write_fence fence, void *ud)
+{
+    c->fence = fence;
+    c->fence_ud = ud;
 }
 
 char *kube_query_escape(const char *s)
@@ -227,6 +247,11 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
                  const char *content_type, const json_t *body, json_t **out, rerr **err)
 {
     _cleanup_free_ char *what = xasprintf("%s %s", method, path);
+    if (c->fence && strcmp(method, "GET") != 0) {
+        int fr = c->fence(c->fence_ud, what, err);
+        if (fr < 0)
+            return fr;
+    }
     CURL *h = curl_easy_init();
     if (h == NULL)
         return rerr_setx(err, ENOMEM, "%s: curl_easy_init", what);
@@ -234,7 +259,7 @@ int kube_request(struct kube_client *c, const char *method, const char *path,
     _cleanup_free_ char *payload = body ? kj_dump(body) : NULL;
     kube_curl_prepare(c, h, path, &headers);
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, c->timeout_s);
     if (payload) {
         _cleanup_free_ char *ct =
             xasprintf("Content-Type: %s", content_type ? content_type : "application/json");

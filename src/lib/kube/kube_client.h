@@ -39,6 +39,15 @@ _must_check_ int kube_client_new(struct kube_config *cfg, struct kube_client **o
 void kube_client_free(struct kube_client *c);
 const struct kube_config *kube_client_config(const struct kube_client *c);
 
+/* Every request but a watch fails with -EIO after this long (kubectl's --request-timeout);
+ * 0 restores the default. A hung API server must not hold a worker forever. */
+#define KUBE_REQUEST_TIMEOUT_DEFAULT_S 60
+void kube_client_set_request_timeout(struct kube_client *c, unsigned seconds);
+/* Called before every write (any method but GET) with "METHOD path"; a negative return fails
+ * the write with it, unsent (a controller that lost its Lease must not write). */
+typedef int (*kube_write_fence)(void *ud, const char *what, rerr **err);
+void kube_client_set_write_fence(struct kube_client *c, kube_write_fence fence, void *ud);
+
 /* "/api/v1/namespaces/ns/pods/name/status?query"; ns/name/sub/query may be NULL. */
 char *kube_path(const struct kube_resource *r, const char *ns, const char *name, const char *sub,
                 const char *query);

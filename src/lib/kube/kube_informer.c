@@ -89,6 +89,7 @@ static void on_event(void *ud, const char *type, json_t *obj)
 {
     struct kube_informer *inf = ud;
     set_rv(inf, kj_str(obj, "metadata.resourceVersion"));
+    backoff_reset(&inf->backoff); /* the server answers again: the next failure starts small */
     if (strcmp(type, "BOOKMARK") == 0)
         return;
     kube_store_apply(inf->store, type, obj, &inf->h);

@@ -2,6 +2,7 @@
 #include "internal/kube_http.h"
 #include "cleanup.h"
 #include "kjson.h"
+#include "log.h"
 #include "util.h"
 
 #include <errno.h>
@@ -14,7 +15,10 @@ struct watch_ctx {
     CURL *h;
     kube_watch_fn fn;
     void *ud;
+    const char *what;
     const atomic_bool *stop;
+    uint64_t header_deadline_ns; /* no response headers by then: a hung server */
+    long timeout_s;
     long http;
     char *buf; /* partial line, or the error body when http != 200 */
     size_t len;
@@ -54,8 +58,13 @@ static _must_check_ int drain_lines(struct watch_ctx *w)
         if (w->buf[i] != '\n')
             continue;
         int r = kube_watch_dispatch_line(w->buf + start, i - start, w->fn, w->ud, &w->err);
-        if (r < 0)
+        if (r == -EINVAL) { /* one bad event must not stop the stream: it would come again */
+            log_error("%s: skipped an event of %zu bytes: %s", w->what, i - start,
+                      rerr_msg(w->err));
+            rerr_free(steal_ptr(w->err));
+        } else if (r < 0) {
             return r;
+        }
         start = i + 1;
     }
     memmove(w->buf, w->buf + start, w->len - start);
@@ -87,10 +96,20 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
     return n;
 }
 
+/* A watch stream may be idle for minutes, but its response headers come at once: a server
+ * that sends none within the request timeout is hung (the whole-transfer cap is far longer). */
 static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
     struct watch_ctx *w = ud;
-    return (w->stop && atomic_load(w->stop)) ? 1 : 0;
+    if (w->stop && atomic_load(w->stop))
+        return 1;
+    if (w->http == 0)
+        curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &w->http);
+    if (w->http == 0 && monotonic_ns() >= w->header_deadline_ns) {
+        w->result = rerr_setx(&w->err, ETIMEDOUT, "watch: no response within %ld s", w->timeout_s);
+        return 1;
+    }
+    return 0;
 }
 
 static char *watch_query(const struct kube_watch_opts *o)
@@ -132,7 +151,9 @@ int kube_watch(struct kube_client *c, const struct kube_resource *r,
     _cleanup_free_ char *q = watch_query(o);
     _cleanup_free_ char *path = kube_path(r, o->namespace, NULL, NULL, q);
     _cleanup_free_ char *what = xasprintf("watch %s", path);
-    struct watch_ctx w = {.fn = fn, .ud = ud, .stop = o->stop};
+    struct watch_ctx w = {.fn = fn, .ud = ud, .what = what, .stop = o->stop};
+    w.timeout_s = kube_client_request_timeout(c);
+    w.header_deadline_ns = monotonic_ns() + (uint64_t)w.timeout_s * 1000000000ull;
     w.h = curl_easy_init();
     if (w.h == NULL)
         return rerr_setx(err, ENOMEM, "%s: curl_easy_init", what);

@@ -24,6 +24,20 @@ struct leader_elector {
     uint64_t last_renew_ns;
 };
 
+/* Set on the elector's own thread (and around the release): its Lease writes pass the fence. */
+static _Thread_local bool in_elector;
+
+/* The client's write fence: every other write needs a lease renewed within renew_deadline. A
+ * reconcile in flight when the lease is lost sends nothing more. */
+static int write_fence(void *ud, const char *what, rerr **err)
+{
+    struct leader_elector *le = ud;
+    if (in_elector || leader_is_leading(le))
+        return 0;
+    return rerr_setx(err, ENOLCK, "%s: not sent: %s does not hold lease %s/%s", what, le->identity,
+                     le->ns, le->name);
+}
+
 enum leader_decision leader_decide(struct leader_observation *obs, const json_t *lease,
                                    const char *identity, unsigned lease_duration_s, uint64_t now_ns)
 {
@@ -93,6 +107,7 @@ struct leader_elector *leader_new(struct kube_client *c, const struct leader_con
     stopper_init(&le->stop);
     pthread_mutex_init(&le->mu, NULL);
     cond_init_monotonic(&le->cond);
+    kube_client_set_write_fence(c, write_fence, le);
     return le;
 }
 
@@ -164,6 +179,7 @@ static void step(struct leader_elector *le)
 static void *leader_main(void *arg)
 {
     struct leader_elector *le = arg;
+    in_elector = true;
     do {
         step(le);
     } while (!stopper_wait(&le->stop, (uint64_t)le->cfg.retry_period_s * 1000));
@@ -227,8 +243,11 @@ void leader_stop(struct leader_elector *le)
     bool was = le->leading;
     le->leading = false;
     pthread_mutex_unlock(&le->mu);
-    if (was)
+    if (was) {
+        in_elector = true;
         release(le);
+        in_elector = false;
+    }
 }
 
 void leader_free(struct leader_elector *le)
@@ -236,6 +255,7 @@ void leader_free(struct leader_elector *le)
     if (le == NULL)
         return;
     leader_stop(le);
+    kube_client_set_write_fence(le->client, NULL, NULL);
     free(le->obs.record);
     free(le->ns);
     free(le->name);

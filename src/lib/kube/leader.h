@@ -5,7 +5,9 @@
  * - the holder renews every retry period and considers itself leader only while its last
  *   successful renewal is younger than renew_deadline (< lease duration), so two replicas never
  *   act at once;
- * - updates use the Lease's resourceVersion: a racing candidate gets 409 and loses. */
+ * - updates use the Lease's resourceVersion: a racing candidate gets 409 and loses;
+ * - from leader_new to leader_free the client's writes are fenced: only the elector's own Lease
+ *   writes pass unless leader_is_leading() (a lost lease stops writes mid-reconcile). */
 #ifndef REAPER_LEADER_H
 #define REAPER_LEADER_H
 

@@ -40,6 +40,11 @@ void kv_free(struct kv *kv, size_t n)
     free(kv);
 }
 
+/* A value for a message: at most 64 bytes of it (annotations can be huge). */
+#define SHOWN_MAX 64
+#define SHOWN(v)                                                                                   \
+    (int)(strlen(v) > SHOWN_MAX ? SHOWN_MAX : strlen(v)), (v), (strlen(v) > SHOWN_MAX ? "..." : "")
+
 static void warn(char ***warnings, char *msg)
 {
     if (warnings)
@@ -58,9 +63,9 @@ static bool overlay_name_reserved(const char *name)
 static void resolve_overlay_name(const char *v, struct workload_identity *out, char ***warnings)
 {
     if (!is_dns_label(v))
-        warn(warnings, xasprintf("annotation %s: \"%s\" is not a DNS label; using the namespace "
-                                 "overlay",
-                                 ANN_OVERLAY_NAME, v));
+        warn(warnings, xasprintf("annotation %s: \"%.*s%s\" is not a DNS label; using the "
+                                 "namespace overlay",
+                                 ANN_OVERLAY_NAME, SHOWN(v)));
     else if (overlay_name_reserved(v))
         warn(warnings, xasprintf("annotation %s: \"%s\" is reserved; using the namespace overlay",
                                  ANN_OVERLAY_NAME, v));
@@ -71,9 +76,9 @@ static void resolve_overlay_name(const char *v, struct workload_identity *out, c
 static void resolve_dns_mode(const char *v, struct workload_identity *out, char ***warnings)
 {
     if (dns_mode_parse(v, &out->dns_mode) < 0)
-        warn(warnings, xasprintf("annotation %s: \"%s\" is not host, kubernetes or k8s; using "
-                                 "the node setting (%s)",
-                                 ANN_DNS_MODE, v, dns_mode_name(out->dns_mode)));
+        warn(warnings, xasprintf("annotation %s: \"%.*s%s\" is not host, kubernetes or k8s; "
+                                 "using the node setting (%s)",
+                                 ANN_DNS_MODE, SHOWN(v), dns_mode_name(out->dns_mode)));
 }
 
 static void apply_reaper_annotations(const struct kv *ann, size_t n, struct workload_identity *out,
@@ -107,8 +112,8 @@ int workload_identity_resolve(const struct reaper_config *cfg, const struct kv *
         ns = "default";
     else if (!is_dns_label(ns))
         return rerr_setx(err, EINVAL,
-                         "annotation %s: \"%s\" is not a valid namespace name (DNS label)", source,
-                         ns);
+                         "annotation %s: \"%.*s%s\" is not a valid namespace name (DNS label)",
+                         source, SHOWN(ns));
     out->k8s_namespace = xstrdup(ns);
     out->dns_mode = cfg->dns_mode;
     if (cfg->annotations_enabled)

@@ -357,6 +357,21 @@ bool overlay_exists(const struct reaper_config *cfg, const struct workload_ident
     return fd >= 0;
 }
 
+/* Remove dir/<layer> by renaming it to dir/.discard-<layer> first, then deleting that: a
+ * destroyer killed midway leaves the layer whole or gone, never half-removed, and the next
+ * destroy deletes the leftover. Dot names are neither overlay names nor scanned. */
+static _must_check_ int discard_dir(const char *dir, const char *path, const char *layer,
+                                    rerr **err)
+{
+    _cleanup_free_ char *trash = xasprintf("%s/.discard-%s", dir, layer);
+    int r = rm_rf(trash, err);
+    if (r < 0)
+        return r;
+    if (rename(path, trash) < 0)
+        return errno == ENOENT ? 0 : rerr_set(err, errno, "rename %s to %s", path, trash);
+    return rm_rf(trash, err);
+}
+
 int overlay_destroy(const struct reaper_config *cfg, const struct workload_identity *id, rerr **err)
 {
     _cleanup_paths_ struct overlay_paths p = {0};
@@ -372,7 +387,8 @@ int overlay_destroy(const struct reaper_config *cfg, const struct workload_ident
         return rerr_set(err, errno, "overlay %s: remove %s", p.key, p.pin);
     (void)rmdir(p.merged);
     /* Only its own layers: the namespace overlay's directory also holds the named overlays. */
-    if (rm_rf(p.upper, err) < 0 || rm_rf(p.work, err) < 0)
+    if (discard_dir(p.dir, p.upper, "upper", err) < 0 ||
+        discard_dir(p.dir, p.work, "work", err) < 0)
         return rerr_wrap(err, "overlay %s", p.key);
     (void)rmdir(p.dir); /* directories left empty go too */
     if (id->overlay_name)

@@ -261,6 +261,52 @@ static _must_check_ int die_with_parent(const struct child *c, rerr **err)
     return 0;
 }
 
+/* Sum the strings of a NULL-terminated list (each with its NUL); fails on one longer than
+ * the kernel takes (MAX_ARG_STRLEN: 32 pages). */
+static _must_check_ int exec_strings(char *const *v, const char *field, size_t *n, uint64_t *bytes,
+                                     rerr **err)
+{
+    uint64_t strmax = 32 * (uint64_t)sysconf(_SC_PAGESIZE);
+    for (*n = 0; v && v[*n]; (*n)++) {
+        uint64_t len = strlen(v[*n]) + 1;
+        if (len > strmax)
+            return rerr_setx(err, E2BIG,
+                             "%s[%zu]: %llu bytes, more than the %llu exec takes "
+                             "in one string",
+                             field, *n, (unsigned long long)len, (unsigned long long)strmax);
+        *bytes += len;
+    }
+    return 0;
+}
+
+/* execve's E2BIG, found while the error can still fail create: the strings of args and env
+ * plus one pointer each must fit in a quarter of the stack limit (at least 128 KiB, at most
+ * 6 MiB: fs/exec.c). Past the release, an exec error only reaches the workload's stderr. */
+static _must_check_ int exec_fits(const struct oci_process *p, const char *path, rerr **err)
+{
+    struct rlimit rl;
+    uint64_t limit = 6ull << 20;
+    if (getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur / 4 < limit)
+        limit = rl.rlim_cur / 4;
+    if (limit < 128ull << 10)
+        limit = 128ull << 10;
+    size_t nargs, nenv;
+    uint64_t bytes = strlen(path) + 1;
+    int r = exec_strings(p->args, "process.args", &nargs, &bytes, err);
+    if (r == 0)
+        r = exec_strings(p->env, "process.env", &nenv, &bytes, err);
+    if (r < 0)
+        return r;
+    uint64_t need = bytes + (nargs + nenv) * sizeof(char *);
+    if (need > limit)
+        return rerr_setx(err, E2BIG,
+                         "process.args and process.env: %zu + %zu strings take %llu bytes, more "
+                         "than the %llu exec allows (a quarter of the stack limit)",
+                         nargs, nenv, (unsigned long long)need, (unsigned long long)limit);
+    return 0;
+}
+
 /* Steps 1-6; on success *path is the resolved executable. */
 static _must_check_ int child_setup(struct child *c, char **path, rerr **err)
 {
@@ -281,6 +327,8 @@ static _must_check_ int child_setup(struct child *c, char **path, rerr **err)
     if (chdir(cwd) < 0)
         return rerr_set(err, errno, "chdir to cwd %s", cwd);
     if ((r = process_resolve_executable(p, path, err)) < 0)
+        return r;
+    if ((r = exec_fits(p, *path, err)) < 0)
         return r;
     if ((r = apply_security_and_user(c->req, err)) < 0 || (r = die_with_parent(c, err)) < 0)
         return r;

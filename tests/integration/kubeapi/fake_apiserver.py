@@ -11,6 +11,12 @@ dependents (really the GC controller's job) is emulated: deleting an owner delet
 whose ownerReferences name its uid, and an object created for an owner that no longer exists is
 removed at once. Given deploy/crds, custom resources are validated against their schemas and a field
 the schema does not declare is rejected (the real server would prune it silently).
+
+Faults for the clients' error paths (Store.inject): answer matching requests with an HTTP error
+(5xx), hang them (no answer until the fault is cleared, then the connection closes), stall them
+(served once the fault is cleared), or close the connection without an answer; emit_raw sends a
+watch event as given (e.g. nested past any parser's limit). Store.arrivals timestamps every
+request, to count a client's requests during a fault window.
 """
 import copy
 import datetime
@@ -154,6 +160,25 @@ def load_crd_schemas(crd_dir):
     return schemas
 
 
+class Fault:
+    """Requests matched by method/plural/token/watch (None: any) get action: "status" (HTTP
+    code), "hang" (held until cleared, then closed unanswered), "stall" (held until cleared,
+    then served) or "close" (closed unanswered)."""
+
+    def __init__(self, action, code=503, methods=None, plurals=None, token=None, watch=None):
+        assert action in ("status", "hang", "stall", "close"), action
+        self.action, self.code, self.token, self.watch = action, code, token, watch
+        self.methods = set(methods) if methods else None
+        self.plurals = set(plurals) if plurals else None
+        self.active, self.served = True, 0
+
+    def matches(self, method, plural, token, watch):
+        return (self.active and (self.methods is None or method in self.methods) and
+                (self.plurals is None or plural in self.plurals) and
+                (self.token is None or token == self.token) and
+                (self.watch is None or watch == self.watch))
+
+
 class Store:
     """Objects, history and watchers; every method takes the condition lock."""
 
@@ -170,6 +195,41 @@ class Store:
         self.requests = []  # (method, plural, ns, name, sub, bearer token)
         self.inject_conflicts = {}  # plural → number of next main-resource PUTs to reject (409)
         self.conflicts_served = 0
+        self.faults = []
+        self.arrivals = []  # (time.monotonic(), method, plural, name, sub, token, watch)
+
+    def inject(self, action, **match):
+        """Start a fault (see Fault) until clear_faults(); returns it (its .served counts)."""
+        f = Fault(action, **match)
+        with self.cond:
+            self.faults.append(f)
+        return f
+
+    def clear_faults(self):
+        """End every fault; hung requests are released (their connections close)."""
+        with self.cond:
+            for f in self.faults:
+                f.active = False
+            self.faults = []
+            self.cond.notify_all()
+
+    def fault_for(self, method, plural, token, watch):
+        with self.cond:
+            f = next((f for f in self.faults if f.matches(method, plural, token, watch)), None)
+            if f:
+                f.served += 1
+            return f
+
+    def hold(self, fault):
+        with self.cond:
+            while fault.active:
+                self.cond.wait(0.2)
+
+    def requests_between(self, token, start, end=None, writes_only=False):
+        """The requests of token (bearer) that arrived in [start, end) (time.monotonic())."""
+        return [a for a in list(self.arrivals) if a[5] == token and a[0] >= start and
+                (end is None or a[0] < end) and
+                (not writes_only or a[1] in ("POST", "PUT", "PATCH", "DELETE"))]
 
     def _emit(self, plural, etype, obj):
         self.history.append((self.rv, plural, etype, copy.deepcopy(obj)))
@@ -340,6 +400,14 @@ class Store:
                     except ApiError:
                         pass
 
+    def emit_raw(self, plural, line):
+        """Send line (JSON text, e.g. nested deeper than Python's json can write) to plural's
+        watchers as one event, as a misbehaving server would; nothing is stored."""
+        with self.cond:
+            self.rv += 1
+            self.history.append((self.rv, plural, "RAW", line))
+            self.cond.notify_all()
+
     def expire_and_drop(self):
         """Compact history past every watcher's position and drop all streams: 410 follows."""
         with self.cond:
@@ -402,12 +470,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
             auth = self.headers.get("Authorization", "")
             token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
             self.store.requests.append((method, plural, ns, name, sub, token))
-            if method == "GET" and name is None and q.get("watch") in ("1", "true"):
+            watch = method == "GET" and name is None and q.get("watch") in ("1", "true")
+            self.store.arrivals.append((time.monotonic(), method, plural, name, sub, token,
+                                        watch))
+            fault = self.store.fault_for(method, plural, token, watch)
+            if fault and fault.action == "stall":
+                self.store.hold(fault)
+            elif fault:
+                return self._fault(fault)
+            if watch:
                 return self._watch(plural, ns, q)
             self._send(*self._dispatch(method, plural, ns, name, sub, q, body))
         except ApiError as e:
             self._send(e.code, e.status())
         except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _fault(self, fault):
+        if fault.action == "status":
+            reason = {500: "InternalError", 503: "ServiceUnavailable", 504: "Timeout"}.get(
+                fault.code, "InternalError")
+            raise ApiError(fault.code, reason, f"injected fault: HTTP {fault.code} (test)")
+        if fault.action == "hang":
+            self.store.hold(fault)
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
             pass
 
     def _dispatch(self, method, plural, ns, name, sub, q, body):
@@ -435,7 +524,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise ApiError(405, "MethodNotAllowed", method)
 
     def _chunk(self, obj):
-        data = (json.dumps(obj) + "\n").encode()
+        self._chunk_text(json.dumps(obj))
+
+    def _chunk_text(self, text):
+        data = (text + "\n").encode()
         self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
         self.wfile.flush()
 
@@ -470,7 +562,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         while True:
             with st.cond:
                 for h in st.history[pos:]:
-                    if h[1] == plural and (ns is None or h[3]["metadata"].get("namespace") == ns):
+                    if h[1] == plural and (ns is None or h[2] == "RAW" or
+                                           h[3]["metadata"].get("namespace") == ns):
                         pending.append((h[2], h[3]))
                 pos = len(st.history)
                 if st.watch_epoch != epoch:  # the test drops the connection
@@ -482,7 +575,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return
                 current = st.rv
             for etype, obj in pending:
-                if selector_matches(sel, obj):
+                if etype == "RAW":
+                    self._chunk_text(obj)
+                elif selector_matches(sel, obj):
                     self._chunk({"type": etype, "object": obj})
             pending = []
             if time.monotonic() >= deadline:
@@ -543,6 +638,7 @@ class FakeApiServer(http.server.ThreadingHTTPServer):
         return self
 
     def stop(self):
+        self.store.clear_faults()
         self.store.drop_watches()
         self.shutdown()
         self.server_close()
