@@ -35,7 +35,7 @@ struct agent_opts {
     unsigned request_timeout_s; /* limit of one API request (not a watch); 0: the default */
     bool standalone;            /* no API server: metrics, health and GC only */
     bool once;                  /* check the node, write condition and label, exit */
-    bool remove_label;          /* remove the node label and exit (the node installer's uninstall) */
+    bool remove_label; /* remove the node label and exit (the node installer's uninstall) */
 };
 
 struct agent {
