@@ -128,11 +128,17 @@ def nothing_left(rt, cid):
     assert mounts_under(rt.root / "restore") == []
 
 
-def test_checkpoint_restore_continues(rt, criu):
+def checkpointed_counter(rt, criu, *flags):
+    """A counter c1, checkpointed into <host>/img with flags."""
     rt.env["REAPER_CRIU"] = criu
     c = Counter(rt, "c1")
     img = rt.host / "img"
-    rt.cli("checkpoint", "--image-path", img, "c1")
+    rt.cli("checkpoint", "--image-path", img, *flags, "c1")
+    return c, img
+
+
+def test_checkpoint_restore_continues(rt, criu):
+    c, img = checkpointed_counter(rt, criu)
     assert reap_dumped(rt, img) == 137  # the dump killed it
     c.out.wait(lambda o: o.eof)
     meta = json.loads((img / "reaper-checkpoint.json").read_text())
@@ -164,10 +170,7 @@ def test_checkpoint_restore_continues(rt, criu):
 
 
 def test_leave_running_then_restore_in_foreground(rt, criu):
-    rt.env["REAPER_CRIU"] = criu
-    c = Counter(rt, "c1")
-    img = rt.host / "img"
-    rt.cli("checkpoint", "--image-path", img, "--leave-running", "c1")
+    c, img = checkpointed_counter(rt, criu, "--leave-running")
     assert rt.state("c1")["status"] == "running"
     at_checkpoint = len(c.out.lines)
     c.out.wait(lambda o: len(o.lines) >= at_checkpoint + 3)  # it kept counting
@@ -199,10 +202,7 @@ def test_leave_running_then_restore_in_foreground(rt, criu):
 
 
 def test_restore_while_pid_in_use_fails_clean(rt, criu):
-    rt.env["REAPER_CRIU"] = criu
-    c = Counter(rt, "c1")
-    img = rt.host / "img"
-    rt.cli("checkpoint", "--image-path", img, "--leave-running", "c1")
+    c, img = checkpointed_counter(rt, criu, "--leave-running")
     p, _ = restore(rt, "c2", img, c.bundle, check=False)
     assert p.returncode == 1
     assert f"pid {c.pid} is in use" in p.stderr

@@ -22,12 +22,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void state_freep(struct container_state **s)
-{
-    state_free(*s);
-}
-#define _cleanup_state_ __attribute__((cleanup(state_freep)))
-
 static _must_check_ int check_checkpointable(const struct container_state *st, rerr **err)
 {
     if (st->sandbox)

@@ -28,30 +28,16 @@
 #define ENV_RESTORE_FROM "RESTORE_FROM"
 #define RESTORE_PIDFILE  "restore.pid"
 
-static void state_freep(struct container_state **s)
-{
-    state_free(*s);
-}
 static void meta_freep(struct checkpoint_meta **m)
 {
     checkpoint_meta_free(*m);
 }
-#define _cleanup_state_ __attribute__((cleanup(state_freep)))
-#define _cleanup_meta_  __attribute__((cleanup(meta_freep)))
-
-static const char *env_value(char *const *env, const char *key)
-{
-    size_t n = strlen(key);
-    for (size_t i = 0; env && env[i]; i++)
-        if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
-            return env[i] + n + 1;
-    return NULL;
-}
+#define _cleanup_meta_ __attribute__((cleanup(meta_freep)))
 
 int restore_source(char *const *env, const struct kv *annotations, size_t n_annotations, char **dir,
                    rerr **err)
 {
-    const char *from_env = env_value(env, ENV_RESTORE_FROM);
+    const char *from_env = env_lookup(env, ENV_RESTORE_FROM);
     const char *from_ann = kv_get(annotations, n_annotations, ANN_RESTORE_FROM);
     if (from_env && from_env[0] != '/')
         return rerr_setx(err, EINVAL,
