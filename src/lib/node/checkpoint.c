@@ -130,10 +130,8 @@ static void meta_clear_listed(struct checkpoint_meta *m)
 }
 
 static _must_check_ int run_dump(const char *criu, const struct container_state *st,
-                                 const struct checkpoint_opts *opts, const char *work,
-                                 char **version, rerr **err)
+                                 const struct checkpoint_opts *opts, const char *work, rerr **err)
 {
-    *version = criu_version(criu);
     struct criu_dump_params p = {.criu = criu,
                                  .pid = st->pid,
                                  .image_dir = opts->image_path,
@@ -148,7 +146,26 @@ static _must_check_ int run_dump(const char *criu, const struct container_state 
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     _cleanup_free_ char *what = xasprintf("checkpoint %s (pid %d)", st->id, (int)st->pid);
-    return criu_failure(what, criu, *version, status, output, work, CRIU_DUMP_LOG, err);
+    return criu_failure(what, criu, status, output, work, CRIU_DUMP_LOG, err);
+}
+
+/* From the dump's log: CRIU's version and the exact pids it froze (the tree may have changed
+ * since meta_from_state listed it). */
+static void meta_from_log(const char *work, struct checkpoint_meta *m)
+{
+    size_t len = 0;
+    _cleanup_free_ char *log = criu_log_read(work, CRIU_DUMP_LOG, &len);
+    if (log == NULL)
+        return;
+    m->criu_version = criu_parse_version(log);
+    pid_t *seized = NULL;
+    size_t n = 0;
+    criu_log_seized(log, len, &seized, &n);
+    if (n == 0)
+        return;
+    free(m->pids);
+    m->pids = seized;
+    m->n_pids = n;
 }
 
 static _must_check_ int dump_and_record(const char *criu, const struct container_state *st,
@@ -163,18 +180,11 @@ static _must_check_ int dump_and_record(const char *criu, const struct container
     _cleanup_free_ char *created = rfc3339_now();
     m.created = created;
     m.criu_path = (char *)criu;
-    r = run_dump(criu, st, opts, work, &m.criu_version, err);
-    pid_t *seized = NULL;
-    size_t n_seized = 0;
-    if (r == 0) /* the pids CRIU froze, exactly (the tree changed since we listed it) */
-        criu_log_file_seized(work, CRIU_DUMP_LOG, &seized, &n_seized);
-    if (n_seized) {
-        free(m.pids);
-        m.pids = seized;
-        m.n_pids = n_seized;
-    }
-    if (r == 0)
+    r = run_dump(criu, st, opts, work, err);
+    if (r == 0) {
+        meta_from_log(work, &m);
         r = checkpoint_meta_write(opts->image_path, &m, err);
+    }
     meta_clear_listed(&m);
     free(m.criu_version);
     return r;

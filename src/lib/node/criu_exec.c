@@ -203,8 +203,7 @@ void criu_log_seized(const char *log, size_t len, pid_t **pids, size_t *n)
     }
 }
 
-/* <dir>/<name>, NULL if it cannot be read. */
-static char *read_log(const char *dir, const char *name, size_t *len)
+char *criu_log_read(const char *dir, const char *name, size_t *len)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
     char *text = NULL;
@@ -214,27 +213,12 @@ static char *read_log(const char *dir, const char *name, size_t *len)
     return text;
 }
 
-void criu_log_file_seized(const char *dir, const char *name, pid_t **pids, size_t *n)
-{
-    size_t len = 0;
-    _cleanup_free_ char *text = read_log(dir, name, &len);
-    criu_log_seized(text, text ? len : 0, pids, n);
-}
-
-char *criu_log_file_errors(const char *dir, const char *name, size_t max)
-{
-    size_t len = 0;
-    _cleanup_free_ char *text = read_log(dir, name, &len);
-    return text ? criu_log_errors(text, len, max) : NULL;
-}
-
 char *criu_describe(const char *path, const char *version)
 {
     return xasprintf("criu %s (%s)", version ? version : "(unknown version)",
                      path ? path : "not found");
 }
 
-/* `criu --version` for the metadata and messages (NULL if it does not say). */
 char *criu_version(const char *path)
 {
     char *argv[] = {(char *)path, "--version", NULL};
@@ -247,15 +231,18 @@ char *criu_version(const char *path)
 }
 
 /* The error of a failed criu run: who, how it ended, its error lines and where its log is. */
-int criu_failure(const char *what, const char *criu, const char *version, int status,
-                 const char *output, const char *work_dir, const char *log, rerr **err)
+int criu_failure(const char *what, const char *criu, int status, const char *output,
+                 const char *work_dir, const char *log, rerr **err)
 {
     char desc[64];
     process_describe_wait(status, desc, sizeof(desc));
+    size_t len = 0;
+    _cleanup_free_ char *text = criu_log_read(work_dir, log, &len);
+    const char *src = text ? text : output ? output : "";
+    size_t src_len = text ? len : strlen(src);
+    _cleanup_free_ char *version = criu_parse_version(src);
     _cleanup_free_ char *who = criu_describe(criu, version);
-    _cleanup_free_ char *lines = criu_log_file_errors(work_dir, log, CRIU_ERROR_LINES);
-    if (lines == NULL && output)
-        lines = criu_log_errors(output, strlen(output), CRIU_ERROR_LINES);
+    _cleanup_free_ char *lines = criu_log_errors(src, src_len, CRIU_ERROR_LINES);
     return rerr_setx(err, EIO, "%s: %s failed (%s): %s (log: %s/%s)", what, who, desc,
                      lines ? lines : "no error lines in its log", work_dir, log);
 }

@@ -212,9 +212,8 @@ static _must_check_ int run_restore(struct restore_job *j, const struct containe
     if (r < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
         return r;
     remove_leftover(j->pidfile);
-    _cleanup_free_ char *version = criu_version(j->criu);
     _cleanup_free_ char *what = xasprintf("restore %s from %s", j->st->id, j->opts.image_path);
-    return criu_failure(what, j->criu, version, status, output, work, CRIU_RESTORE_LOG, err);
+    return criu_failure(what, j->criu, status, output, work, CRIU_RESTORE_LOG, err);
 }
 
 /* The overlay mounted for CRIU goes whatever happened (the restored tree holds its own). */
