@@ -5,6 +5,7 @@ works on this kernel they skip with CRIU's own reason."""
 import json
 import os
 import pathlib
+import shutil
 import signal
 import socket
 import subprocess
@@ -145,6 +146,8 @@ def test_checkpoint_restore_continues(rt, criu):
     assert meta["id"] == "c1" and meta["pid"] == c.pid and meta["namespace"] == "default"
     assert meta["stdio"][1].startswith("pipe:[") and meta["stdio"][2] == meta["stdio"][1]
     assert not meta["terminal"] and meta["criu"]["path"] == criu
+    version = subprocess.run([criu, "--version"], capture_output=True, text=True).stdout
+    assert f"Version: {meta['criu']['version']}\n" in version
     rt.cli("delete", "c1")
 
     p, new = restore(rt, "c2", img, c.bundle)
@@ -165,6 +168,31 @@ def test_checkpoint_restore_continues(rt, criu):
     in_file = [int(x) for x in c.upper_file(rt).read_text().split()]
     consecutive(in_file)  # the upper layer the restored process wrote is the same one
     assert len(in_file) >= after[-1] - 1  # it writes the file just after stdout
+    rt.cli("delete", "c2")
+    nothing_left(rt, "c2")
+
+
+def test_restore_into_a_new_overlay_namespace(rt, criu):
+    """As on another node with the image copied: the overlay namespace is not pinned any more
+    (only its upper layer is left); restore creates it again and the counter continues."""
+    c, img = checkpointed_counter(rt, criu)
+    assert reap_dumped(rt, img) == 137
+    c.out.wait(lambda o: o.eof)
+    rt.cli("delete", "c1")
+    pin = rt.root / "ns" / "default"
+    subprocess.run(["umount", str(pin)], check=True)
+    pin.unlink()
+    copy = rt.host / "copied-img"
+    shutil.copytree(img, copy)
+    shutil.rmtree(img)
+    _, new = restore(rt, "c2", copy, c.bundle)
+    new.wait(lambda o: len(o.lines) >= 5)
+    consecutive(c.out.ints() + new.ints())
+    assert pin.exists()  # pinned again, by the restore
+    rt.cli("kill", "c2", "KILL")
+    assert rt.wait_exit(c.pid) == 137
+    new.wait(lambda o: o.eof)
+    consecutive([int(x) for x in c.upper_file(rt).read_text().split()])
     rt.cli("delete", "c2")
     nothing_left(rt, "c2")
 
