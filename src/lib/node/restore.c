@@ -187,6 +187,8 @@ static void remove_leftover(const char *pidfile)
     _cleanup_rerr_ rerr *e = NULL;
     if (read_pidfile(pidfile, &pid, &e) == 0 && is_our_child(pid))
         kill_and_reap(pid);
+    if (unlink(pidfile) < 0 && errno != ENOENT)
+        log_warn("unlink %s: %s", pidfile, strerror(errno));
 }
 
 static _must_check_ int run_restore(struct restore_job *j, const struct container_restore_io *io,
