@@ -283,6 +283,26 @@ def test_failed_dump_keeps_workload_running(rt, criu):
     server.close()
 
 
+def test_checkpoint_refusals(rt, criu):
+    rt.env["REAPER_CRIU"] = criu
+    b = rt.bundle(["sleep", "100"])
+    rt.create("c1", b)  # created, not started: nothing runs the workload yet
+    p = rt.cli("checkpoint", "--image-path", rt.host / "img", "c1", check=False)
+    assert p.returncode == 1
+    assert "container c1 is created, not running: cannot checkpoint it" in p.stderr, p.stderr
+    rt.cli("start", "c1")
+    held = rt.host / "held"
+    held.mkdir()
+    (held / "reaper-checkpoint.json").write_text("{}")
+    p = rt.cli("checkpoint", "--image-path", held, "c1", check=False)
+    assert p.returncode == 1
+    assert f"{held} already holds a checkpoint" in p.stderr, p.stderr
+    assert (held / "reaper-checkpoint.json").read_text() == "{}"
+    p = rt.cli("checkpoint", "--image-path", "relative", "c1", check=False)
+    assert p.returncode == 1 and "not an absolute path" in p.stderr, p.stderr
+    assert rt.state("c1")["status"] == "running"
+
+
 def test_restore_missing_image_fails_clean(rt):
     b = rt.bundle(["true"])
     missing = rt.host / "no-such-image"
