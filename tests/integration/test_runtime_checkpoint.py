@@ -54,9 +54,9 @@ class Lines:
 
 
 class Counter:
-    def __init__(self, rt, cid):
+    def __init__(self, rt, cid, script=COUNTER, **bundle):
         self.marker = uuid.uuid4().hex[:12]
-        self.bundle = rt.bundle(["sh", "-c", COUNTER, self.marker])
+        self.bundle = rt.bundle(["sh", "-c", script, self.marker], **bundle)
         r, w = os.pipe()
         try:
             rt.cli("create", cid, "--bundle", self.bundle, stdout=w, stderr=w,
@@ -129,10 +129,10 @@ def nothing_left(rt, cid):
     assert mounts_under(rt.root / "restore") == []
 
 
-def checkpointed_counter(rt, criu, *flags):
+def checkpointed_counter(rt, criu, *flags, **counter):
     """A counter c1, checkpointed into <host>/img with flags."""
     rt.env["REAPER_CRIU"] = criu
-    c = Counter(rt, "c1")
+    c = Counter(rt, "c1", **counter)
     img = rt.host / "img"
     rt.cli("checkpoint", "--image-path", img, *flags, "c1")
     return c, img
@@ -193,6 +193,33 @@ def test_restore_into_a_new_overlay_namespace(rt, criu):
     assert rt.wait_exit(c.pid) == 137
     new.wait(lambda o: o.eof)
     consecutive([int(x) for x in c.upper_file(rt).read_text().split()])
+    rt.cli("delete", "c2")
+    nothing_left(rt, "c2")
+
+
+def test_volume_survives_restore(rt, criu):
+    """A bind-mounted volume is bound back from the host (--external mnt[]): the restored
+    process keeps writing into the same host directory."""
+    vol = rt.host / "vol"
+    vol.mkdir()
+    mounts = [{"destination": "/data", "type": "bind", "source": str(vol),
+               "options": ["rbind", "rw"]}]
+    c, img = checkpointed_counter(rt, criu, script=COUNTER.replace("/tmp/counter-$0",
+                                                                   "/data/counter"),
+                                  mounts=mounts)
+    assert reap_dumped(rt, img) == 137
+    c.out.wait(lambda o: o.eof)
+    rt.cli("delete", "c1")
+    _, new = restore(rt, "c2", img, c.bundle)
+    new.wait(lambda o: len(o.lines) >= 5)
+    rt.cli("kill", "c2", "KILL")
+    assert rt.wait_exit(c.pid) == 137
+    new.wait(lambda o: o.eof)
+    after = c.out.ints() + new.ints()
+    consecutive(after)
+    in_volume = [int(x) for x in (vol / "counter").read_text().split()]
+    consecutive(in_volume)
+    assert len(in_volume) >= after[-1] - 1
     rt.cli("delete", "c2")
     nothing_left(rt, "c2")
 
