@@ -139,7 +139,7 @@ static _must_check_ int run_dump(const char *criu, const struct container_state 
                                  .opts = opts};
     _cleanup_strv_ char **argv = criu_dump_argv(&p);
     _cleanup_free_ char *output = NULL;
-    int status;
+    int status = 0;
     int r = criu_run(argv, NULL, 0, &status, &output, err);
     if (r < 0)
         return r;
@@ -200,10 +200,10 @@ int container_checkpoint(const struct reaper_config *cfg, const char *id,
     if ((r = check_checkpointable(st, err)) < 0)
         return r;
     _cleanup_free_ char *criu = NULL;
-    if ((r = criu_resolve(cfg, &criu, err)) < 0)
+    if (criu_resolve(cfg, &criu, err) < 0)
         return rerr_wrap(err, "checkpoint %s", id);
     _cleanup_strv_ char **before = NULL;
-    if ((r = prepare_image_dir(opts->image_path, &before, err)) < 0)
+    if (prepare_image_dir(opts->image_path, &before, err) < 0)
         return rerr_wrap(err, "checkpoint %s", id);
     r = dump_and_record(criu, st, opts, err);
     if (r < 0)

@@ -207,7 +207,7 @@ static _must_check_ int run_restore(struct restore_job *j, const struct containe
     _cleanup_strv_ char **argv = criu_restore_argv(&p);
     strv_free(in.links);
     _cleanup_free_ char *output = NULL;
-    int status;
+    int status = 0;
     int r = mkdir_p(work, 0700, err);
     if (r == 0)
         r = criu_run(argv, in.fds, in.n, &status, &output, err);
@@ -284,21 +284,20 @@ static _must_check_ int restore_state(const struct reaper_config *cfg, struct co
     if (image == NULL)
         return rerr_setx(err, EINVAL, "restore %s: no checkpoint image given or recorded at create",
                          st->id);
-    int r = checkpoint_image_validate(image, err);
     _cleanup_meta_ struct checkpoint_meta *meta = NULL;
-    if (r == 0)
-        r = checkpoint_meta_read(image, &meta, err);
-    if (r < 0)
+    if (checkpoint_image_validate(image, err) < 0 || checkpoint_meta_read(image, &meta, err) < 0)
         return rerr_wrap(err, "restore %s", st->id);
+    if (meta == NULL) /* for the analyzer: a successful read always sets it */
+        return rerr_setx(err, EIO, "restore %s: %s: no metadata read", st->id, image);
     if (meta->terminal)
         return rerr_setx(err, ENOTSUP,
                          "restore %s: %s is a checkpoint of a container with a "
                          "terminal, which cannot be restored",
                          st->id, image);
-    if ((r = check_pids_free(meta, err)) < 0)
+    if (check_pids_free(meta, err) < 0)
         return rerr_wrap(err, "restore %s from %s", st->id, image);
     _cleanup_free_ char *criu = NULL;
-    if ((r = criu_resolve(cfg, &criu, err)) < 0)
+    if (criu_resolve(cfg, &criu, err) < 0)
         return rerr_wrap(err, "restore %s", st->id);
     _cleanup_free_ char *sdir = state_dir(cfg->runtime_root, st->id);
     struct restore_job j = {.cfg = cfg,
@@ -308,7 +307,7 @@ static _must_check_ int restore_state(const struct reaper_config *cfg, struct co
                             .criu = criu,
                             .root = xasprintf("%s/restore/%s/root", cfg->runtime_root, st->id),
                             .pidfile = xasprintf("%s/" RESTORE_PIDFILE, sdir)};
-    r = restore_in_root(&j, io, err);
+    int r = restore_in_root(&j, io, err);
     if (r == 0)
         r = adopt(&j, st, pid, pidfd, err);
     free(j.root);
