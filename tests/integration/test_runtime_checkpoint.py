@@ -267,6 +267,31 @@ def test_restore_while_pid_in_use_fails_clean(rt, criu):
     assert rt.state("c1")["status"] == "running"
 
 
+def test_failed_restore_leaves_nothing(rt, criu):
+    """CRIU fails after it forked the tree (a file the workload had open on a volume is gone):
+    no process, no mount, no state; the error carries CRIU's lines."""
+    vol = rt.host / "vol"
+    vol.mkdir()
+    (vol / "keep").write_text("x")
+    mounts = [{"destination": "/data", "type": "bind", "source": str(vol),
+               "options": ["rbind", "rw"]}]
+    c, img = checkpointed_counter(rt, criu, script="exec 3</data/keep; " + COUNTER,
+                                  mounts=mounts)
+    assert reap_dumped(rt, img) == 137
+    rt.cli("delete", "c1")
+    (vol / "keep").unlink()
+    p, _ = restore(rt, "c2", img, c.bundle, check=False)
+    assert p.returncode == 1
+    assert f"({criu}) failed" in p.stderr and "restore.log" in p.stderr, p.stderr
+    cause = p.stderr.split(" failed (")[1].split("): ", 1)[1].rsplit(" (log: ", 1)[0]
+    log = (img / "restore.log").read_text()
+    for line in cause.split("; "):
+        assert line in log, (line, p.stderr)
+    assert "keep" in cause, p.stderr
+    nothing_left(rt, "c2")
+    assert c.pids() == set()
+
+
 def test_failed_dump_keeps_workload_running(rt, criu):
     """A stream unix socket to a peer outside the tree cannot be dumped (without
     --ext-unix-sk): CRIU fails, the workload keeps running, the error says what CRIU said."""
