@@ -97,9 +97,10 @@ static void test_invalid_overrides_warn(void **state)
     struct workload_identity id;
     _cleanup_strv_ char **warnings = NULL;
     rerr *e = NULL;
+    /* restore-from is read by container_create (checkpoint.h), not warned about here. */
     const struct kv ann[] = {KV(ANN_OVERLAY_NAME, "Bad_Name"), KV(ANN_DNS_MODE, "coredns"),
-                             KV("reaper.runtime/unknown", "1")};
-    assert_int_equal(workload_identity_resolve(&cfg, ann, 3, &id, &warnings, &e), 0);
+                             KV("reaper.runtime/unknown", "1"), KV(ANN_RESTORE_FROM, "/ckpt")};
+    assert_int_equal(workload_identity_resolve(&cfg, ann, 4, &id, &warnings, &e), 0);
     assert_null(id.overlay_name);
     assert_int_equal(id.dns_mode, DNS_HOST);
     assert_int_equal(strv_len(warnings), 3);

@@ -166,6 +166,15 @@ static _must_check_ int apply_filter_dir(struct reaper_config *cfg, const char *
     return r;
 }
 
+/* A name looked up on PATH (no '/'), or an absolute path. */
+static _must_check_ int apply_criu(struct reaper_config *cfg, const char *v)
+{
+    if (v[0] == '\0' || (v[0] != '/' && strchr(v, '/')))
+        return -EINVAL;
+    replace_str(&cfg->criu, v);
+    return 0;
+}
+
 #define WANT_PATH  "an absolute path"
 #define WANT_PATHS "colon-separated absolute paths"
 #define WANT_BOOL  "true or false"
@@ -189,6 +198,7 @@ static const struct setting {
     {"REAPER_FILTER_PATHS", apply_filter_paths, WANT_PATHS},
     {"REAPER_FILTER_ALLOWLIST", apply_filter_allowlist, WANT_PATHS},
     {"REAPER_FILTER_DIR", apply_filter_dir, WANT_PATH},
+    {"REAPER_CRIU", apply_criu, "an absolute path or a program name on PATH"},
 };
 
 static const struct setting *setting_find(const char *key)
@@ -224,6 +234,7 @@ void config_init_defaults(struct reaper_config *cfg)
     cfg->filter_mode = FILTER_APPEND;
     cfg->filter_paths = xcalloc(1, sizeof(char *));
     cfg->filter_allowlist = xcalloc(1, sizeof(char *));
+    cfg->criu = xstrdup("criu");
     derive_paths(cfg);
 }
 
@@ -289,20 +300,11 @@ int config_parse_text(struct reaper_config *cfg, const char *text, const char *o
     return 0;
 }
 
-static const char *env_get(char *const *envp, const char *key)
-{
-    size_t n = strlen(key);
-    for (size_t i = 0; envp && envp[i]; i++)
-        if (strncmp(envp[i], key, n) == 0 && envp[i][n] == '=')
-            return envp[i] + n + 1;
-    return NULL;
-}
-
 static _must_check_ int apply_env(struct reaper_config *cfg, char *const *envp, rerr **err)
 {
     for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
         const char *key = settings[i].key;
-        const char *value = env_get(envp, key);
+        const char *value = env_lookup(envp, key);
         if (value == NULL || strcmp(key, "REAPER_CONFIG") == 0)
             continue;
         int r = config_set(cfg, key, value, "environment", err);
@@ -332,7 +334,7 @@ int config_load(struct reaper_config *cfg, const char *path, char *const *envp, 
     config_init_defaults(cfg);
     const char *file = path;
     if (file == NULL || *file == '\0')
-        file = env_get(envp, "REAPER_CONFIG");
+        file = env_lookup(envp, "REAPER_CONFIG");
     bool named = file != NULL && *file != '\0';
     replace_str(&cfg->config_path, named ? file : REAPER_DEFAULT_CONFIG);
     int r = load_file(cfg, named, err);
@@ -353,6 +355,7 @@ void config_free(struct reaper_config *cfg)
     strv_free(cfg->filter_paths);
     strv_free(cfg->filter_allowlist);
     free(cfg->filter_dir);
+    free(cfg->criu);
     memset(cfg, 0, sizeof(*cfg));
 }
 

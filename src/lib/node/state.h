@@ -23,10 +23,11 @@ struct container_state {
     char *overlay_name; /* NULL for the namespace's default overlay */
     enum dns_mode dns_mode;
     bool terminal;
-    bool sandbox;    /* CRI pause container: no real workload */
-    bool started;    /* start released the process */
-    bool has_exit;   /* exit_status known (recorded by whoever reaped it) */
-    int exit_status; /* 128+N for a signal */
+    bool sandbox;       /* CRI pause container: no real workload */
+    bool started;       /* start released the process */
+    bool has_exit;      /* exit_status known (recorded by whoever reaped it) */
+    int exit_status;    /* 128+N for a signal */
+    char *restore_from; /* checkpoint image to restore (container_restore), NULL: none */
     struct kv *annotations;
     size_t n_annotations;
 };
@@ -40,6 +41,11 @@ _must_check_ int state_load(const char *root, const char *id, struct container_s
 _must_check_ int state_remove(const char *root, const char *id, rerr **err);
 _must_check_ int state_list(const char *root, char ***ids, rerr **err);
 void state_free(struct container_state *st);
+static inline void state_freep(struct container_state **st)
+{
+    state_free(*st);
+}
+#define _cleanup_state_ __attribute__((cleanup(state_freep)))
 
 char *state_to_json(const struct container_state *st);
 _must_check_ int state_from_json(const char *json, size_t len, struct container_state **out,
