@@ -17,6 +17,8 @@ struct container_create_opts {
     int console_fd;             /* connected socket (shim), or -1 */
     const char *pid_file;       /* or NULL */
     int stdio[3];               /* fds for the workload's 0,1,2; -1 = /dev/null */
+    const char *restore_from;   /* image dir to restore from (containerd's Create checkpoint),
+                                   over the config's RESTORE_FROM/annotation; NULL = none */
 };
 
 /* Parse <bundle>/config.json, record state, spawn the process blocked before exec.
