@@ -372,6 +372,26 @@ def test_cri_restore_from_pod_annotation(ckd, cri, tmp_path):
     assert_consecutive(values, "restored")
 
 
+def test_cri_pty_container_refused(ckd, cri, tmp_path):
+    """A terminal container: its checkpoint is refused and it keeps running; a restore into a
+    terminal is refused at create (docs/checkpoint-containerd.md)."""
+    image = tmp_path / "img"
+    pod = cri.run_pod("ck-tty", runtime_handler=H)
+    tty = cri.run_container(pod, "tty", command=["sleep", "1000"], tty=True, stdin=True)
+    with pytest.raises(grpc.RpcError) as e:
+        tasks_api.checkpoint(ckd.address, "k8s.io", tty, image_path=str(image))
+    assert "pty" in e.value.details(), e.value.details()
+    assert cri.container_status(tty).state == cri.pb.CONTAINER_RUNNING
+    assert not (image / "reaper-checkpoint.json").exists()
+
+    before = checkpointed_counter(ckd, cri, image)
+    assert before
+    with pytest.raises(grpc.RpcError) as e:
+        cri.run_container(pod, "restored-tty", command=["sh"], tty=True, stdin=True,
+                          env={"RESTORE_FROM": str(image)})
+    assert "terminal" in e.value.details(), e.value.details()
+
+
 @pytest.mark.parametrize("kind", ["missing", "empty"])
 def test_cri_unusable_image_fails_the_container(ckd, cri, tmp_path, kind):
     """RESTORE_FROM naming no image, or a directory without one: the container fails with the
