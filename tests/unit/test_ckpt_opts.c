@@ -12,7 +12,8 @@
 #include "runc.pb-c.h"
 #include "util.h"
 
-#define RUNC_TYPE "containerd.runc.v1.CheckpointOptions"
+#define RUNC_TYPE     "containerd.runc.v1.CheckpointOptions"
+#define PREFIXED_TYPE "types.example.com/containerd.runc.v1.CheckpointOptions"
 
 struct packed {
     uint8_t *data;
@@ -54,7 +55,7 @@ static void test_every_option(void **state)
     o.exit = true, o.open_tcp = true, o.external_unix_sockets = true, o.file_locks = true;
     o.terminal = true, o.cgroups_mode = "soft";
     o.image_path = "/var/lib/ckpt/a", o.work_path = "/var/lib/ckpt/work";
-    static const char *const types[] = {RUNC_TYPE, "types.example.com/" RUNC_TYPE,
+    static const char *const types[] = {RUNC_TYPE, PREFIXED_TYPE,
                                         "containerd.linux.runc.CheckpointOptions"};
     for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
         struct ckpt_request r;
