@@ -120,6 +120,15 @@ char **strv_split(const char *s, const char *sep)
     return out;
 }
 
+const char *env_lookup(char *const *env, const char *key)
+{
+    size_t n = strlen(key);
+    for (size_t i = 0; env && env[i]; i++)
+        if (strncmp(env[i], key, n) == 0 && env[i][n] == '=')
+            return env[i] + n + 1;
+    return NULL;
+}
+
 bool str_startswith(const char *s, const char *prefix)
 {
     return strncmp(s, prefix, strlen(prefix)) == 0;

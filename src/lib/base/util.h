@@ -29,6 +29,9 @@ void strv_free(char **v);
 /* Split on any of the bytes in sep, dropping empty fields. */
 char **strv_split(const char *s, const char *sep);
 
+/* The value of key in a "KEY=VALUE" list (environ, process.env), NULL if absent. */
+const char *env_lookup(char *const *env, const char *key);
+
 bool str_startswith(const char *s, const char *prefix);
 bool str_endswith(const char *s, const char *suffix);
 

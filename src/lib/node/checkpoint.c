@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "criu.h"
 #include "log.h"
+#include "proc_tree.h"
 #include "process.h"
 #include "state.h"
 #include "util.h"
@@ -21,17 +22,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static void state_freep(struct container_state **s)
-{
-    state_free(*s);
-}
-#define _cleanup_state_ __attribute__((cleanup(state_freep)))
-
 static _must_check_ int check_checkpointable(const struct container_state *st, rerr **err)
 {
     if (st->sandbox)
-        return rerr_setx(err, EBUSY, "container %s is a sandbox (pause container): nothing to "
-                                     "checkpoint",
+        return rerr_setx(err, EBUSY,
+                         "container %s is a sandbox (pause container): nothing to "
+                         "checkpoint",
                          st->id);
     enum container_status status = state_live_status(st);
     if (status != STATUS_RUNNING)
@@ -72,8 +68,7 @@ static _must_check_ int prepare_image_dir(const char *dir, char ***before, rerr 
         return r;
     _cleanup_free_ char *meta = xasprintf("%s/" CHECKPOINT_META_FILE, dir);
     if (access(meta, F_OK) == 0 || checkpoint_has_images(dir))
-        return rerr_setx(err, EEXIST, "%s already holds a checkpoint: use an empty directory",
-                         dir);
+        return rerr_setx(err, EEXIST, "%s already holds a checkpoint: use an empty directory", dir);
     return list_names(dir, before, err);
 }
 
@@ -120,19 +115,23 @@ static void meta_from_state(const struct container_state *st, const struct check
     m->opts.image_path = m->opts.work_path = NULL;
     for (int i = 0; i < 3; i++)
         m->stdio[i] = fd_link(st->pid, i);
+    /* Restore checks these pids are free (CRIU needs the same ones); replaced by the exact
+     * list from CRIU's log after the dump. */
+    _cleanup_rerr_ rerr *e = NULL;
+    if (proc_tree_pids(st->pid, &m->pids, &m->n_pids, &e) < 0)
+        log_warn("checkpoint %s: list its processes: %s", st->id, rerr_msg(e));
 }
 
-static void meta_clear_stdio(struct checkpoint_meta *m)
+static void meta_clear_listed(struct checkpoint_meta *m)
 {
     for (int i = 0; i < 3; i++)
         free(m->stdio[i]);
+    free(m->pids);
 }
 
 static _must_check_ int run_dump(const char *criu, const struct container_state *st,
-                                 const struct checkpoint_opts *opts, const char *work,
-                                 char **version, rerr **err)
+                                 const struct checkpoint_opts *opts, const char *work, rerr **err)
 {
-    *version = criu_version(criu);
     struct criu_dump_params p = {.criu = criu,
                                  .pid = st->pid,
                                  .image_dir = opts->image_path,
@@ -147,7 +146,26 @@ static _must_check_ int run_dump(const char *criu, const struct container_state 
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
         return 0;
     _cleanup_free_ char *what = xasprintf("checkpoint %s (pid %d)", st->id, (int)st->pid);
-    return criu_failure(what, criu, *version, status, output, work, CRIU_DUMP_LOG, err);
+    return criu_failure(what, criu, status, output, work, CRIU_DUMP_LOG, err);
+}
+
+/* From the dump's log: CRIU's version and the exact pids it froze (the tree may have changed
+ * since meta_from_state listed it). */
+static void meta_from_log(const char *work, struct checkpoint_meta *m)
+{
+    size_t len = 0;
+    _cleanup_free_ char *log = criu_log_read(work, CRIU_DUMP_LOG, &len);
+    if (log == NULL)
+        return;
+    m->criu_version = criu_parse_version(log);
+    pid_t *seized = NULL;
+    size_t n = 0;
+    criu_log_seized(log, len, &seized, &n);
+    if (n == 0)
+        return;
+    free(m->pids);
+    m->pids = seized;
+    m->n_pids = n;
 }
 
 static _must_check_ int dump_and_record(const char *criu, const struct container_state *st,
@@ -162,10 +180,12 @@ static _must_check_ int dump_and_record(const char *criu, const struct container
     _cleanup_free_ char *created = rfc3339_now();
     m.created = created;
     m.criu_path = (char *)criu;
-    r = run_dump(criu, st, opts, work, &m.criu_version, err);
-    if (r == 0)
+    r = run_dump(criu, st, opts, work, err);
+    if (r == 0) {
+        meta_from_log(work, &m);
         r = checkpoint_meta_write(opts->image_path, &m, err);
-    meta_clear_stdio(&m);
+    }
+    meta_clear_listed(&m);
     free(m.criu_version);
     return r;
 }

@@ -300,20 +300,11 @@ int config_parse_text(struct reaper_config *cfg, const char *text, const char *o
     return 0;
 }
 
-static const char *env_get(char *const *envp, const char *key)
-{
-    size_t n = strlen(key);
-    for (size_t i = 0; envp && envp[i]; i++)
-        if (strncmp(envp[i], key, n) == 0 && envp[i][n] == '=')
-            return envp[i] + n + 1;
-    return NULL;
-}
-
 static _must_check_ int apply_env(struct reaper_config *cfg, char *const *envp, rerr **err)
 {
     for (size_t i = 0; i < ARRAY_SIZE(settings); i++) {
         const char *key = settings[i].key;
-        const char *value = env_get(envp, key);
+        const char *value = env_lookup(envp, key);
         if (value == NULL || strcmp(key, "REAPER_CONFIG") == 0)
             continue;
         int r = config_set(cfg, key, value, "environment", err);
@@ -343,7 +334,7 @@ int config_load(struct reaper_config *cfg, const char *path, char *const *envp, 
     config_init_defaults(cfg);
     const char *file = path;
     if (file == NULL || *file == '\0')
-        file = env_get(envp, "REAPER_CONFIG");
+        file = env_lookup(envp, "REAPER_CONFIG");
     bool named = file != NULL && *file != '\0';
     replace_str(&cfg->config_path, named ? file : REAPER_DEFAULT_CONFIG);
     int r = load_file(cfg, named, err);

@@ -39,12 +39,7 @@ static void spec_freep(struct oci_spec **s)
 {
     oci_spec_free(*s);
 }
-static void state_freep(struct container_state **s)
-{
-    state_free(*s);
-}
-#define _cleanup_spec_  __attribute__((cleanup(spec_freep)))
-#define _cleanup_state_ __attribute__((cleanup(state_freep)))
+#define _cleanup_spec_ __attribute__((cleanup(spec_freep)))
 
 static _must_check_ int pidfd_of(pid_t pid)
 {

@@ -40,17 +40,20 @@ char *criu_parse_version(const char *output);
  */
 char *criu_log_errors(const char *log, size_t len, size_t max);
 
-/* The same, read from <dir>/<name>; NULL when the file is missing or has no error lines. */
-char *criu_log_file_errors(const char *dir, const char *name, size_t max);
+/* <dir>/<name> (a CRIU log), NUL-terminated; NULL if it cannot be read. */
+char *criu_log_read(const char *dir, const char *name, size_t *len);
+
+/* The pids a dump froze, from its log's "Seized task N" lines (in order); *n is 0 if none. */
+void criu_log_seized(const char *log, size_t len, pid_t **pids, size_t *n);
 
 /* `criu --version` of path: "4.2", NULL if it does not say. */
 char *criu_version(const char *path);
 
 /* The error (-EIO) of a failed criu run: "<what>: criu 4.2 (/path) failed (exit status 1):
- * <its error lines> (log: <work_dir>/<log>)"; the lines come from the log, else from output. */
-_must_check_ int criu_failure(const char *what, const char *criu, const char *version, int status,
-                              const char *output, const char *work_dir, const char *log,
-                              rerr **err);
+ * <its error lines> (log: <work_dir>/<log>)"; version and lines come from the log (CRIU writes
+ * its version first), else from output. */
+_must_check_ int criu_failure(const char *what, const char *criu, int status, const char *output,
+                              const char *work_dir, const char *log, rerr **err);
 
 /* "criu 4.2 (/usr/sbin/criu)" for error messages. */
 char *criu_describe(const char *path, const char *version);

@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,15 +179,38 @@ char *criu_log_errors(const char *log, size_t len, size_t max)
     return out;
 }
 
-char *criu_log_file_errors(const char *dir, const char *name, size_t max)
+void criu_log_seized(const char *log, size_t len, pid_t **pids, size_t *n)
+{
+    static const char tag[] = "Seized task ";
+    *pids = NULL;
+    *n = 0;
+    size_t cap = 0;
+    for (const char *p = log, *end = log + len; p && p < end;) {
+        const char *hit = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1);
+        if (hit == NULL)
+            break;
+        p = hit + sizeof(tag) - 1;
+        long v = 0;
+        while (p < end && *p >= '0' && *p <= '9' && v < INT32_MAX)
+            v = v * 10 + (*p++ - '0');
+        if (v <= 0 || v >= INT32_MAX)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *pids = xrealloc(*pids, cap * sizeof(pid_t));
+        }
+        (*pids)[(*n)++] = (pid_t)v;
+    }
+}
+
+char *criu_log_read(const char *dir, const char *name, size_t *len)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-    _cleanup_free_ char *text = NULL;
+    char *text = NULL;
     _cleanup_rerr_ rerr *e = NULL;
-    size_t len = 0;
-    if (read_file(path, CRIU_LOG_MAX, &text, &len, &e) < 0)
+    if (read_file(path, CRIU_LOG_MAX, &text, len, &e) < 0)
         return NULL;
-    return criu_log_errors(text, len, max);
+    return text;
 }
 
 char *criu_describe(const char *path, const char *version)
@@ -195,7 +219,6 @@ char *criu_describe(const char *path, const char *version)
                      path ? path : "not found");
 }
 
-/* `criu --version` for the metadata and messages (NULL if it does not say). */
 char *criu_version(const char *path)
 {
     char *argv[] = {(char *)path, "--version", NULL};
@@ -208,15 +231,18 @@ char *criu_version(const char *path)
 }
 
 /* The error of a failed criu run: who, how it ended, its error lines and where its log is. */
-int criu_failure(const char *what, const char *criu, const char *version, int status,
-                 const char *output, const char *work_dir, const char *log, rerr **err)
+int criu_failure(const char *what, const char *criu, int status, const char *output,
+                 const char *work_dir, const char *log, rerr **err)
 {
     char desc[64];
     process_describe_wait(status, desc, sizeof(desc));
+    size_t len = 0;
+    _cleanup_free_ char *text = criu_log_read(work_dir, log, &len);
+    const char *src = text ? text : output ? output : "";
+    size_t src_len = text ? len : strlen(src);
+    _cleanup_free_ char *version = criu_parse_version(src);
     _cleanup_free_ char *who = criu_describe(criu, version);
-    _cleanup_free_ char *lines = criu_log_file_errors(work_dir, log, CRIU_ERROR_LINES);
-    if (lines == NULL && output)
-        lines = criu_log_errors(output, strlen(output), CRIU_ERROR_LINES);
+    _cleanup_free_ char *lines = criu_log_errors(src, src_len, CRIU_ERROR_LINES);
     return rerr_setx(err, EIO, "%s: %s failed (%s): %s (log: %s/%s)", what, who, desc,
                      lines ? lines : "no error lines in its log", work_dir, log);
 }

@@ -41,6 +41,11 @@ _must_check_ int state_load(const char *root, const char *id, struct container_s
 _must_check_ int state_remove(const char *root, const char *id, rerr **err);
 _must_check_ int state_list(const char *root, char ***ids, rerr **err);
 void state_free(struct container_state *st);
+static inline void state_freep(struct container_state **st)
+{
+    state_free(*st);
+}
+#define _cleanup_state_ __attribute__((cleanup(state_freep)))
 
 char *state_to_json(const struct container_state *st);
 _must_check_ int state_from_json(const char *json, size_t len, struct container_state **out,
