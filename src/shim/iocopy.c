@@ -190,6 +190,26 @@ void copier_linger_on_fifo(struct copier *c, bool (*reader_returns)(void *data))
     c->fifo_path = open(path, O_PATH | O_CLOEXEC);
 }
 
+void copier_prefill(struct copier *c, char *data, size_t len)
+{
+    if (c->loop == NULL || c->done || len == 0) {
+        free(data);
+        return;
+    }
+    size_t total = len + c->len;
+    char *buf =
+        xmalloc(total > COPY_BUF ? total : COPY_BUF); /* reads reuse it: COPY_BUF at least */
+    memcpy(buf, data, len);
+    if (c->len > 0)
+        memcpy(buf + len, c->buf + c->off, c->len);
+    free(data);
+    free(c->buf);
+    c->buf = buf;
+    c->off = 0;
+    c->len = total;
+    pump(c);
+}
+
 void copier_drain(struct copier *c)
 {
     if (c->loop == NULL || c->done || c->lingering) /* lingering: the source is done already */

@@ -42,6 +42,9 @@ _must_check_ int copier_start(struct copier *c, struct loop *l, int src, int dst
  * shrunk.
  */
 void copier_linger_on_fifo(struct copier *c, bool (*reader_returns)(void *data));
+/* Write data (malloc'd, taken over) to the destination before anything more read from the
+ * source: a restored process's earlier output ahead of its new output. */
+void copier_prefill(struct copier *c, char *data, size_t len);
 /* The process exited: finish as soon as nothing more can arrive. on_done fires once. */
 void copier_drain(struct copier *c);
 /* Stop now and close both fds (safe on a zeroed or finished copier). */

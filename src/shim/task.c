@@ -43,6 +43,7 @@ static void drop_parked(struct proc *p)
 static void proc_release(struct proc *p)
 {
     drop_parked(p);
+    proc_discard_pending_io(p);
     copier_close(&p->out);
     copier_close(&p->err);
     copier_close(&p->in);
@@ -144,7 +145,7 @@ void proc_abandon_output(struct proc *p)
     maybe_finish(p);
 }
 
-static void output_done(struct copier *c, void *data)
+void proc_output_done(struct copier *c, void *data)
 {
     maybe_finish(data);
 }
@@ -215,8 +216,34 @@ void tasks_reap(struct shim_tasks *ts)
     }
 }
 
+/* container_create spawned nothing: a pod sandbox, or a restore waiting for Start. */
+static _must_check_ int spawnless_task(struct task *t, struct child_io *cio, rerr **err)
+{
+    struct container_state *st = NULL;
+    enum container_status status;
+    int r = container_state(t->owner->cfg, t->id, &st, &status, err);
+    if (r == 0 && !st->sandbox)
+        r = task_await_restore(t, st->restore_from, cio, err);
+    else if (r == 0)
+        t->sandbox = true;
+    if (!t->restore)
+        procio_discard(cio);
+    state_free(st);
+    return r;
+}
+
+static void task_release(struct task *t)
+{
+    proc_release(&t->init);
+    free(t->id);
+    free(t->bundle);
+    free(t->restore_dir);
+    free(t);
+}
+
 int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
-                const struct proc_stdio *io, struct task **out, rerr **err)
+                const struct proc_stdio *io, const char *restore_from, struct task **out,
+                rerr **err)
 {
     if (tasks_find(ts, id))
         return rerr_setx(err, EEXIST, "task %s already exists", id);
@@ -230,19 +257,20 @@ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
     pid_t pid = 0;
     int pidfd = -1;
     if (r == 0) {
-        struct container_create_opts opts = {
-            .id = id, .bundle = bundle, .console_fd = cio.console_sock};
+        struct container_create_opts opts = {.id = id,
+                                             .bundle = bundle,
+                                             .console_fd = cio.console_sock,
+                                             .restore_from = restore_from};
         memcpy(opts.stdio, cio.stdio, sizeof(opts.stdio));
         r = container_create(ts->cfg, &opts, &pid, &pidfd, err);
     }
     if (pidfd >= 0)
         close(pidfd); /* exits come from SIGCHLD */
     if (r == 0 && pid == 0) {
-        t->sandbox = true;
-        procio_discard(&cio);
+        r = spawnless_task(t, &cio, err);
     } else if (r == 0) {
         t->init.pid = pid;
-        r = procio_attach(&t->init, ts->loop, &cio, output_done, err);
+        r = procio_attach(&t->init, ts->loop, &cio, proc_output_done, err);
     } else {
         procio_discard(&cio);
     }
@@ -252,10 +280,7 @@ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
         _cleanup_rerr_ rerr *del = NULL;
         if (container_delete(ts->cfg, id, true, &del) < 0)
             log_warn("clean up failed create: %s", rerr_msg(del));
-        proc_release(&t->init);
-        free(t->id);
-        free(t->bundle);
-        free(t);
+        task_release(t);
         return r;
     }
     t->next = ts->list;
@@ -301,7 +326,7 @@ static _must_check_ int start_exec(struct shim_tasks *ts, struct proc *p, rerr *
         procio_discard(&cio);
         return r;
     }
-    return procio_attach(p, ts->loop, &cio, output_done, err);
+    return procio_attach(p, ts->loop, &cio, proc_output_done, err);
 }
 
 int proc_start(struct shim_tasks *ts, struct proc *p, rerr **err)
@@ -312,6 +337,8 @@ int proc_start(struct shim_tasks *ts, struct proc *p, rerr **err)
     int r = 0;
     if (p->exec_id)
         r = start_exec(ts, p, err);
+    else if (p->task->restore)
+        r = proc_restore(ts, p, err);
     else if (!p->task->sandbox)
         r = container_start(ts->cfg, p->task->id, err);
     if (r < 0)
@@ -326,8 +353,10 @@ int proc_kill(struct shim_tasks *ts, struct proc *p, int sig, bool all, rerr **e
     if (p->exited)
         return rerr_setx(err, ENOENT, "process already finished: %s %s: not found",
                          p->exec_id ? "exec" : "task", p->exec_id ? p->exec_id : p->task->id);
-    if (p->task->sandbox && p->exec_id == NULL) {
-        proc_exited(p, 128 + sig); /* the pause container "dies" of any signal */
+    /* The pause container, or a restore not (successfully) done: no process, so it "dies" of
+     * any signal. */
+    if (p->exec_id == NULL && (p->task->sandbox || (p->task->restore && p->pid == 0))) {
+        proc_exited(p, 128 + sig);
         return 0;
     }
     if (p->pid <= 0)
@@ -399,10 +428,7 @@ static void free_task(void *ptr)
         t->execs = e->next;
         free_exec(e);
     }
-    proc_release(&t->init);
-    free(t->id);
-    free(t->bundle);
-    free(t);
+    task_release(t);
 }
 
 /* Unlinked now, freed after the current loop batch: callers may be deep inside a callback of

@@ -24,6 +24,8 @@ enum proc_status { PROC_CREATED = 1, PROC_RUNNING = 2, PROC_STOPPED = 3, PROC_PA
 struct task;
 struct proc;
 struct ttrpc_conn;
+struct child_io;
+struct checkpoint_opts;
 
 /* A request answered when its process finishes (Wait, or Delete of a live process). */
 enum parked_kind { PARKED_WAIT, PARKED_DELETE };
@@ -53,14 +55,17 @@ struct proc {
     int console;              /* pty master (ResizePty), or -1 */
     struct oci_process *spec; /* exec: the process to start */
     struct parked *parked;
-    struct proc *next; /* in task->execs */
+    struct child_io *pending_io; /* init to restore: its stdio, kept from Create to Start */
+    struct proc *next;           /* in task->execs */
 };
 
 struct task {
     struct shim_tasks *owner;
     char *id;
     char *bundle;
-    bool sandbox; /* CRI pause container: no process; pid is the shim's */
+    bool sandbox;      /* CRI pause container: no process; pid is the shim's */
+    bool restore;      /* created from a checkpoint image: Start restores it (CRIU) */
+    char *restore_dir; /* that image directory */
     struct proc init;
     struct proc *execs;
     struct task *next;
@@ -87,9 +92,12 @@ _must_check_ int tasks_find_proc(struct shim_tasks *ts, const char *id, const ch
                                  struct proc **out, rerr **err);
 bool tasks_empty(const struct shim_tasks *ts);
 
+/* restore_from: containerd's checkpoint directory, or NULL (the config may still ask for a
+ * restore: RESTORE_FROM, annotation). A restore spawns nothing here: Start restores. */
 _must_check_ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
-                             const struct proc_stdio *io, struct task **out, rerr **err);
-/* Start init or an exec; returns the pid. */
+                             const struct proc_stdio *io, const char *restore_from,
+                             struct task **out, rerr **err);
+/* Start init (restore it, for a task created from a checkpoint) or an exec; returns the pid. */
 _must_check_ int proc_start(struct shim_tasks *ts, struct proc *p, rerr **err);
 _must_check_ int task_add_exec(struct shim_tasks *ts, struct task *t, const char *exec_id,
                                struct oci_process *spec, const struct proc_stdio *io, rerr **err);
@@ -103,8 +111,20 @@ _must_check_ int proc_close_stdin(struct proc *p);
 void proc_abandon_output(struct proc *p);
 /* Remove a finished process (init: the whole task, its state dir included). */
 _must_check_ int proc_remove(struct shim_tasks *ts, struct proc *p, rerr **err);
+/* Dump the running init's tree into o->image_path; without leave_running the dump ends it and
+ * its exit is reported as any other. Terminal tasks are refused (-ENOTSUP). */
+_must_check_ int task_checkpoint(struct shim_tasks *ts, struct task *t,
+                                 const struct checkpoint_opts *o, rerr **err);
 /* SIGCHLD: reap every exited child and advance the processes they belong to. */
 void tasks_reap(struct shim_tasks *ts);
 pid_t proc_pid(const struct proc *p);
+
+/* Between task.c and task_ckpt.c: a task created from a checkpoint (kept in *cio until Start),
+ * its restore at Start, and the copier callback every started process's output uses. */
+_must_check_ int task_await_restore(struct task *t, const char *image_dir, struct child_io *cio,
+                                    rerr **err);
+_must_check_ int proc_restore(struct shim_tasks *ts, struct proc *p, rerr **err);
+void proc_discard_pending_io(struct proc *p);
+void proc_output_done(struct copier *c, void *data);
 
 #endif

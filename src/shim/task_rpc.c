@@ -1,4 +1,5 @@
 /* containerd.task.v2.Task (and v3: same messages) over ttrpc: decode, act on the model, reply. */
+#include "ckpt_opts.h"
 #include "cleanup.h"
 #include "log.h"
 #include "pb.h"
@@ -186,15 +187,12 @@ static void rpc_create(struct shim_service *s, struct ttrpc_conn *c,
                        const struct ttrpc_request *req)
 {
     UNPACK(m, Reaper__Task__CreateTaskRequest, reaper__task__create_task_request);
-    if (m->checkpoint && *m->checkpoint) {
-        reply_code(c, req->stream_id, TTRPC_UNIMPLEMENTED,
-                   "restore from checkpoint: not supported");
-        goto out;
-    }
     struct proc_stdio io = {m->stdin, m->stdout, m->stderr, m->terminal};
     struct task *t = NULL;
     rerr *err = NULL;
-    int r = task_create(&s->tasks, m->id, m->bundle, &io, &t, &err);
+    /* containerd 1.6 hands a checkpoint over as a directory (it unpacks a checkpoint image). */
+    const char *restore_from = m->checkpoint && *m->checkpoint ? m->checkpoint : NULL;
+    int r = task_create(&s->tasks, m->id, m->bundle, &io, restore_from, &t, &err);
     if (r < 0) {
         reply_err(c, req->stream_id, r, err);
         goto out;
@@ -208,6 +206,7 @@ static void rpc_create(struct shim_service *s, struct ttrpc_conn *c,
     Reaper__Events__TaskCreate ev = REAPER__EVENTS__TASK_CREATE__INIT;
     ev.container_id = m->id, ev.bundle = m->bundle, ev.io = &tio, ev.pid = resp.pid;
     ev.n_rootfs = m->n_rootfs, ev.rootfs = m->rootfs;
+    ev.checkpoint = m->checkpoint;
     publish(s, "/tasks/create", "TaskCreate", &ev.base);
 out:
     reaper__task__create_task_request__free_unpacked(m, NULL);
@@ -485,11 +484,42 @@ static void rpc_resume(struct shim_service *s, struct ttrpc_conn *c,
     pause_or_resume(s, c, req, false);
 }
 
+static _must_check_ int checkpoint_task(struct shim_service *s,
+                                        const Reaper__Task__CheckpointTaskRequest *m,
+                                        char **image_path, rerr **err)
+{
+    struct task *t = tasks_find(&s->tasks, m->id);
+    if (t == NULL)
+        return rerr_setx(err, ENOENT, "task %s not found", m->id);
+    const Reaper__Types__Any *o = m->options;
+    struct ckpt_request cr;
+    int r = ckpt_request_parse(m->path, o ? o->type_url : NULL, o ? o->value.data : NULL,
+                               o ? o->value.len : 0, &cr, err);
+    if (r < 0)
+        return r;
+    r = task_checkpoint(&s->tasks, t, &cr.opts, err);
+    if (r == 0)
+        *image_path = steal_ptr(cr.image_path);
+    ckpt_request_free(&cr);
+    return r;
+}
+
 static void rpc_checkpoint(struct shim_service *s, struct ttrpc_conn *c,
                            const struct ttrpc_request *req)
 {
-    reply_code(c, req->stream_id, TTRPC_UNIMPLEMENTED,
-               "checkpoint: not implemented by Reaper yet (CRIU support is planned)");
+    UNPACK(m, Reaper__Task__CheckpointTaskRequest, reaper__task__checkpoint_task_request);
+    rerr *err = NULL;
+    _cleanup_free_ char *image = NULL;
+    int r = checkpoint_task(s, m, &image, &err);
+    if (r < 0) {
+        reply_err(c, req->stream_id, r, err);
+    } else {
+        reply_empty(c, req->stream_id);
+        Reaper__Events__TaskCheckpointed ev = REAPER__EVENTS__TASK_CHECKPOINTED__INIT;
+        ev.container_id = m->id, ev.checkpoint = image;
+        publish(s, "/tasks/checkpointed", "TaskCheckpointed", &ev.base);
+    }
+    reaper__task__checkpoint_task_request__free_unpacked(m, NULL);
 }
 
 static void rpc_update(struct shim_service *s, struct ttrpc_conn *c,

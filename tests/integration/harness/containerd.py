@@ -153,6 +153,13 @@ class Containerd:
         if self.configure:
             self.configure(self.config_path)
 
+    def set_reaper_config(self, key, value):
+        """Set a node config key for the Reaper binaries started from now on (shims read
+        reaper.conf when they start)."""
+        lines = [ln for ln in self.reaper_config.read_text().splitlines()
+                 if not ln.startswith(f"{key}=")]
+        self.reaper_config.write_text("\n".join(lines + [f"{key}={value}"]) + "\n")
+
     def env(self):
         env = dict(os.environ)
         env["PATH"] = f"{self.dirs['bin']}:{env.get('PATH', '/usr/sbin:/usr/bin:/sbin:/bin')}"

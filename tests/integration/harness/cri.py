@@ -22,16 +22,23 @@ RPC_TIMEOUT = 30.0
 
 
 @functools.lru_cache(maxsize=None)
-def pb():
-    """The generated cri_pb2 module (compiled once per process)."""
-    out = tempfile.mkdtemp(prefix="cri-proto-")
+def compile_proto(name, proto_dir=PROTO_DIR):
+    """The generated <name>_pb2 module of <proto_dir>/<name>.proto (compiled once per
+    process)."""
+    out = tempfile.mkdtemp(prefix=f"{name}-proto-")
     atexit.register(shutil.rmtree, out, True)
-    subprocess.run(["protoc", f"-I{PROTO_DIR}", f"--python_out={out}", "cri.proto"], check=True)
+    subprocess.run(["protoc", f"-I{proto_dir}", f"--python_out={out}", f"{name}.proto"],
+                   check=True)
     sys.path.insert(0, out)
     try:
-        return importlib.import_module("cri_pb2")
+        return importlib.import_module(f"{name}_pb2")
     finally:
         sys.path.remove(out)
+
+
+def pb():
+    """The generated cri_pb2 module."""
+    return compile_proto("cri")
 
 
 class _Stub:
