@@ -73,7 +73,8 @@ def test_kustomize_renders_offline_and_every_object_validates():
 
 
 @pytest.mark.parametrize("plural,short", [("reaperpods", "rpod"), ("reaperoverlays", "rovl"),
-                                          ("reaperdaemonjobs", "rdjob")])
+                                          ("reaperdaemonjobs", "rdjob"),
+                                          ("reapercheckpoints", "rckpt")])
 def test_crd_shape(plural, short):
     doc, v, schema = crd_schema(plural)
     assert doc["spec"]["group"] == "reaper.io" and v["name"] == "v1alpha1"
@@ -117,6 +118,33 @@ def test_overlay_and_daemonjob_schemas():
     check_cr("reaperdaemonjobs", {"spec": {**job["spec"], "retryLimit": -1}}, False)
     check_cr("reaperdaemonjobs", {"spec": {**job["spec"], "triggerOn": "Always"}}, False)
     check_cr("reaperdaemonjobs", {"spec": {**job["spec"], "after": ["Not Valid"]}}, False)
+
+
+def test_checkpoint_schema():
+    good = {"spec": {"podName": "counter", "container": "counter",
+                     "destination": "/var/lib/reaper/checkpoints/counter-1",
+                     "options": {"leaveRunning": True, "tcpEstablished": True, "fileLocks": True,
+                                 "extUnixSockets": False}},
+            "status": {"phase": "Succeeded", "nodeName": "n1", "imagePath": "/x", "sizeBytes": 1,
+                       "durationMilliseconds": 300, "criuVersion": "4.2", "logCopied": 10,
+                       "startTime": "2026-01-01T00:00:00Z", "observedGeneration": 1}}
+    check_cr("reapercheckpoints", good, True)
+    check_cr("reapercheckpoints", {"spec": {"podName": "p"}}, True)  # the rest defaults
+    check_cr("reapercheckpoints", {"spec": {}}, False)  # podName required
+    check_cr("reapercheckpoints", {"spec": {"podName": "p", "destination": "relative/dir"}}, False)
+    check_cr("reapercheckpoints", {"spec": {"podName": "p"}, "status": {"phase": "Done"}}, False)
+    check_cr("reapercheckpoints", {"spec": {"podName": "p"}, "status": {"sizeBytes": -1}}, False)
+    _, v, schema = crd_schema("reapercheckpoints")
+    spec = schema["properties"]["spec"]
+    assert spec["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+    # The destination rule (CEL, RE2) refuses . and .. components; the same regex here:
+    rule = spec["properties"]["destination"]["x-kubernetes-validations"][0]["rule"]
+    regex = re.fullmatch(r"!self\.matches\('(.*)'\)", rule).group(1).replace("\\\\", "\\")
+    for path, ok in [("/var/lib/x", True), ("/a/.b", True), ("/a/..c", True), ("/a/../b", False),
+                     ("/a/.", False), ("/..", False), ("/a/./b", False)]:
+        assert (re.search(regex, path) is None) == ok, (path, regex)
+    cols = {c["name"]: c["jsonPath"] for c in v["additionalPrinterColumns"]}
+    assert cols["Pod"] == ".spec.podName" and cols["Size"] == ".status.sizeBytes"
 
 
 def test_cel_rules_present():
