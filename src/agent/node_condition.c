@@ -145,7 +145,7 @@ int agent_condition(struct agent *a, rerr **err)
     _cleanup_free_ char *bins = check_binaries(a);
     _cleanup_free_ char *rt = check_runtime(a);
     _cleanup_free_ char *state = check_state_dir(a);
-    struct node_checks c = {bins, rt, state};
+    struct node_checks c = {bins, rt, state, NULL};
     _cleanup_free_ char *now = rfc3339_now();
     json_t *cond = node_condition(&c, a->last_condition, now);
     bool ok = !bins && !rt && !state;
