@@ -39,6 +39,19 @@ _must_check_ int cli_signals_block(rerr **err);
 /* Forward signals from sigfd to the process until it exits; *status is its exit status. */
 _must_check_ int cli_wait(pid_t pid, int pidfd, int sigfd, int *status, rerr **err);
 
+/* The options `checkpoint` and `restore` share (runc's names), for their option tables. */
+/* clang-format off */
+#define CLI_CHECKPOINT_OPTIONS                            \
+    {"image-path", required_argument, NULL, 'i'},         \
+    {"work-path", required_argument, NULL, 'w'},          \
+    {"tcp-established", no_argument, NULL, 'T'},          \
+    {"file-locks", no_argument, NULL, 'F'},               \
+    {"ext-unix-sk", no_argument, NULL, 'U'}
+/* clang-format on */
+struct checkpoint_opts;
+/* Apply one of CLI_CHECKPOINT_OPTIONS (getopt's c and optarg); false if c is not one. */
+bool cli_checkpoint_opt(int c, struct checkpoint_opts *o);
+
 int cmd_create(struct cli *cli, int argc, char **argv);
 int cmd_start(struct cli *cli, int argc, char **argv);
 int cmd_state(struct cli *cli, int argc, char **argv);
@@ -48,5 +61,7 @@ int cmd_exec(struct cli *cli, int argc, char **argv);
 int cmd_run(struct cli *cli, int argc, char **argv);
 int cmd_list(struct cli *cli, int argc, char **argv);
 int cmd_setup_root(struct cli *cli, int argc, char **argv);
+int cmd_checkpoint(struct cli *cli, int argc, char **argv);
+int cmd_restore(struct cli *cli, int argc, char **argv);
 
 #endif

@@ -26,6 +26,12 @@ static const struct {
     {"run", cmd_run, "run <id> --bundle DIR [--console-socket PATH]"},
     {"list", cmd_list, "list [--format table|json]"},
     {"setup-root", cmd_setup_root, "setup-root"},
+    {"checkpoint", cmd_checkpoint,
+     "checkpoint <id> --image-path DIR [--work-path DIR] [--leave-running] "
+     "[--tcp-established] [--file-locks] [--ext-unix-sk]"},
+    {"restore", cmd_restore,
+     "restore <id> --image-path DIR [--work-path DIR] [--bundle DIR] [--pid-file FILE] "
+     "[--detach] [--tcp-established] [--file-locks] [--ext-unix-sk]"},
 };
 
 static void print_help(FILE *f)

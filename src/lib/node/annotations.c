@@ -88,7 +88,7 @@ static void apply_reaper_annotations(const struct kv *ann, size_t n, struct work
     for (size_t i = 0; i < n; i++) {
         const char *k = ann[i].key;
         if (str_startswith(k, ANN_REAPER_PREFIX) && strcmp(k, ANN_OVERLAY_NAME) != 0 &&
-            strcmp(k, ANN_DNS_MODE) != 0)
+            strcmp(k, ANN_DNS_MODE) != 0 && strcmp(k, ANN_RESTORE_FROM) != 0)
             warn(warnings, xasprintf("annotation %s is not supported; ignored", k));
     }
 }

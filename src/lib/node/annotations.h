@@ -14,6 +14,8 @@
 #define ANN_REAPER_PREFIX     "reaper.runtime/"
 #define ANN_DNS_MODE          "reaper.runtime/dns-mode"
 #define ANN_OVERLAY_NAME      "reaper.runtime/overlay-name"
+/* Restore the container from this checkpoint image directory (checkpoint.h). */
+#define ANN_RESTORE_FROM "reaper.runtime/restore-from"
 
 struct kv {
     char *key;

@@ -166,6 +166,15 @@ static _must_check_ int apply_filter_dir(struct reaper_config *cfg, const char *
     return r;
 }
 
+/* A name looked up on PATH (no '/'), or an absolute path. */
+static _must_check_ int apply_criu(struct reaper_config *cfg, const char *v)
+{
+    if (v[0] == '\0' || (v[0] != '/' && strchr(v, '/')))
+        return -EINVAL;
+    replace_str(&cfg->criu, v);
+    return 0;
+}
+
 #define WANT_PATH  "an absolute path"
 #define WANT_PATHS "colon-separated absolute paths"
 #define WANT_BOOL  "true or false"
@@ -189,6 +198,7 @@ static const struct setting {
     {"REAPER_FILTER_PATHS", apply_filter_paths, WANT_PATHS},
     {"REAPER_FILTER_ALLOWLIST", apply_filter_allowlist, WANT_PATHS},
     {"REAPER_FILTER_DIR", apply_filter_dir, WANT_PATH},
+    {"REAPER_CRIU", apply_criu, "an absolute path or a program name on PATH"},
 };
 
 static const struct setting *setting_find(const char *key)
@@ -224,6 +234,7 @@ void config_init_defaults(struct reaper_config *cfg)
     cfg->filter_mode = FILTER_APPEND;
     cfg->filter_paths = xcalloc(1, sizeof(char *));
     cfg->filter_allowlist = xcalloc(1, sizeof(char *));
+    cfg->criu = xstrdup("criu");
     derive_paths(cfg);
 }
 
@@ -353,6 +364,7 @@ void config_free(struct reaper_config *cfg)
     strv_free(cfg->filter_paths);
     strv_free(cfg->filter_allowlist);
     free(cfg->filter_dir);
+    free(cfg->criu);
     memset(cfg, 0, sizeof(*cfg));
 }
 

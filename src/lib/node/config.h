@@ -28,6 +28,7 @@ struct reaper_config {
     char **filter_paths;           /* REAPER_FILTER_PATHS, colon-separated */
     char **filter_allowlist;       /* REAPER_FILTER_ALLOWLIST, colon-separated */
     char *filter_dir;              /* REAPER_FILTER_DIR, default <runtime_root>/overlay-filters */
+    char *criu;                    /* REAPER_CRIU: path or name on PATH, default "criu" */
     /* Set explicitly; otherwise overlay_base/filter_dir follow runtime_root wherever it is set. */
     bool overlay_base_set, filter_dir_set;
 };

@@ -3,6 +3,7 @@
  * reaper-runtime CLI and the shim, so nothing here exits, prints or keeps global state.
  */
 #include "container.h"
+#include "checkpoint.h"
 #include "proc_stat.h"
 #include "cleanup.h"
 #include "console.h"
@@ -237,7 +238,8 @@ static _must_check_ int create_in_dir(struct create_ctx *c, pid_t *pid, int *pid
 {
     const char *root = c->cfg->runtime_root;
     int r = state_save(root, &c->st, err);
-    if (r < 0 || c->st.sandbox)
+    /* A sandbox has no process; a restore gets its process from container_restore. */
+    if (r < 0 || c->st.sandbox || c->st.restore_from)
         return r;
     pid_t child;
     int cfd = -1;
@@ -259,13 +261,36 @@ static _must_check_ int create_in_dir(struct create_ctx *c, pid_t *pid, int *pid
     return 0;
 }
 
+/* The checkpoint image a workload asks to be restored from, checked now: a missing or unusable
+ * image fails create instead of silently starting fresh. */
+static _must_check_ int restore_image_of(const struct oci_spec *spec, const char *given, char **dir,
+                                         rerr **err)
+{
+    *dir = NULL;
+    if (oci_spec_is_sandbox(spec))
+        return 0;
+    _cleanup_free_ char *image = given ? xstrdup(given) : NULL;
+    int r = given ? 0
+                  : restore_source(spec->process.env, spec->annotations, spec->n_annotations,
+                                   &image, err);
+    if (r == 0 && image)
+        r = checkpoint_image_validate(image, err);
+    if (r == 0)
+        *dir = steal_ptr(image);
+    return r;
+}
+
 static _must_check_ int create_with_spec(const struct reaper_config *cfg,
                                          const struct container_create_opts *opts,
                                          const struct oci_spec *spec, pid_t *pid, int *pidfd,
                                          rerr **err)
 {
+    _cleanup_free_ char *restore_from = NULL;
+    int r = restore_image_of(spec, opts->restore_from, &restore_from, err);
+    if (r < 0)
+        return rerr_wrap(err, "create %s", opts->id);
     struct workload_identity ident = {0};
-    int r = resolve_identity(cfg, spec, &ident, err);
+    r = resolve_identity(cfg, spec, &ident, err);
     if (r < 0)
         return r;
     _cleanup_free_ char *bundle = realpath(opts->bundle, NULL);
@@ -280,6 +305,7 @@ static _must_check_ int create_with_spec(const struct reaper_config *cfg,
         .dns_mode = ident.dns_mode,
         .terminal = spec->process.terminal,
         .sandbox = oci_spec_is_sandbox(spec),
+        .restore_from = restore_from,
         .annotations = spec->annotations,
         .n_annotations = spec->n_annotations,
     };
@@ -358,6 +384,11 @@ int container_start(const struct reaper_config *cfg, const char *id, rerr **err)
     if (st->started || (!st->sandbox && status != STATUS_CREATED))
         return rerr_setx(err, EBUSY, "container %s is %s, not created: cannot start it", id,
                          container_status_name(status));
+    if (st->restore_from)
+        return rerr_setx(err, EBUSY,
+                         "container %s was created to be restored from %s: restore it "
+                         "(container_restore, `reaper-runtime restore`) instead of starting it",
+                         id, st->restore_from);
     if (!st->sandbox && (r = release_init(cfg, st, err)) < 0)
         return r;
     st->started = true;

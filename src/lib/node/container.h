@@ -17,10 +17,15 @@ struct container_create_opts {
     int console_fd;             /* connected socket (shim), or -1 */
     const char *pid_file;       /* or NULL */
     int stdio[3];               /* fds for the workload's 0,1,2; -1 = /dev/null */
+    /* Checkpoint image to restore from (`restore`, the shim's checkpoint path), or NULL: the
+     * spec's RESTORE_FROM / reaper.runtime/restore-from if any (checkpoint.h). */
+    const char *restore_from;
 };
 
 /* Parse <bundle>/config.json, record state, spawn the process blocked before exec.
- * The process is a child of the caller. Sandbox (pause) specs get no process (pid 0). */
+ * The process is a child of the caller. Sandbox (pause) specs get no process (pid 0), nor does
+ * a container with a restore source: it is validated and recorded, container_restore gives it
+ * its process. */
 _must_check_ int container_create(const struct reaper_config *cfg,
                                   const struct container_create_opts *opts, pid_t *pid, int *pidfd,
                                   rerr **err);

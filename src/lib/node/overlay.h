@@ -42,6 +42,16 @@ bool overlay_exists(const struct reaper_config *cfg, const struct workload_ident
 _must_check_ int overlay_destroy(const struct reaper_config *cfg,
                                  const struct workload_identity *id, rerr **err);
 
+/*
+ * restore_root.c: mount a clone of the overlay namespace's root (the overlay mount alone, no
+ * submounts) on target in the caller's namespace, creating the namespace if it is not pinned.
+ * CRIU restores a workload with it as --root, so the restored process sees the same upper
+ * layer. Undo with umount2(target, MNT_DETACH).
+ */
+_must_check_ int overlay_root_attach(const struct reaper_config *cfg,
+                                     const struct workload_identity *id, const char *target,
+                                     rerr **err);
+
 /* Effective sensitive-path list: defaults (+/replaced by) REAPER_FILTER_PATHS, minus allowlist. */
 char **filter_effective_paths(const struct reaper_config *cfg);
 

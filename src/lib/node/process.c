@@ -87,8 +87,7 @@ int process_resolve_executable(const struct oci_process *proc, char **path, rerr
     return rerr_setx(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", file);
 }
 
-/* Undo whatever the caller (the shim's signalfd setup) did to signals. */
-static void child_reset_signals(void)
+void process_reset_signals(void)
 {
     sigset_t all;
     sigemptyset(&all);
@@ -300,7 +299,7 @@ __attribute__((noreturn)) static void child_main(const struct spawn_request *req
     struct child c = {.req = req, .sync_fd = sync_fd, .ns_fd = -1};
     rerr *err = NULL;
     char *path = NULL;
-    child_reset_signals();
+    process_reset_signals();
     if (child_setup(&c, &path, &err) < 0) {
         IGNORE_RESULT(sync_send_rerr(sync_fd, err)); /* else the parent sees EOF */
         _exit(1);
@@ -321,7 +320,7 @@ __attribute__((noreturn)) static void child_main(const struct spawn_request *req
     _exit(127);
 }
 
-static void describe_wait(int ws, char *buf, size_t len)
+void process_describe_wait(int ws, char *buf, size_t len)
 {
     if (WIFEXITED(ws))
         snprintf(buf, len, "exit status %d", WEXITSTATUS(ws));
@@ -341,7 +340,7 @@ static _must_check_ int reap_failed(pid_t child, const char *what, bool eof, int
     while (w < 0 && errno == EINTR);
     if (eof && w == child) {
         char desc[64];
-        describe_wait(ws, desc, sizeof(desc));
+        process_describe_wait(ws, desc, sizeof(desc));
         return rerr_setx(err, EPIPE, "%s exited before reporting (%s)", what, desc);
     }
     return r;

@@ -43,6 +43,12 @@ struct spawn_request {
 /* On success *pid and *pidfd (O_CLOEXEC; -1 if pidfd_open is unavailable) are set. */
 _must_check_ int process_spawn(const struct spawn_request *req, pid_t *pid, int *pidfd, rerr **err);
 
+/* In a forked child: undo whatever the caller (the shim's signalfd setup) did to signals. */
+void process_reset_signals(void);
+
+/* A wait status as words: "exit status 1", "killed by signal 9". */
+void process_describe_wait(int ws, char *buf, size_t len);
+
 /* Search PATH (from the process env, else a default) for args[0] as execvpe would. */
 _must_check_ int process_resolve_executable(const struct oci_process *proc, char **path,
                                             rerr **err);

@@ -13,6 +13,7 @@
  *    "dns_mode":"host"|"kubernetes",
  *    "terminal":false, "sandbox":false, "started":true,
  *    "exit_status":137,                present only once the exit status is known
+ *    "restore_from":"/ckpt/dir",       present while created from a checkpoint image
  *    "annotations":{"k":"v",...}}
  */
 #include "state.h"
@@ -63,6 +64,7 @@ char *state_to_json(const struct container_state *st)
     json_object_set_new(o, "started", json_boolean(st->started));
     if (st->has_exit)
         json_object_set_new(o, "exit_status", json_integer(st->exit_status));
+    jset_str(o, "restore_from", st->restore_from);
     json_object_set_new(o, "annotations", jkv_object(st->annotations, st->n_annotations));
     return jdump(o);
 }
@@ -114,6 +116,8 @@ static _must_check_ int parse_identity(const struct jctx *c, json_t *o, struct c
         r = jget_string(c, o, "", "dns_mode", &dns);
     if (r == 0 && dns && dns_mode_parse(dns, &st->dns_mode) < 0)
         return jerr(c, "dns_mode", NULL, "unknown mode \"%s\"", dns);
+    if (r == 0)
+        r = jget_string(c, o, "", "restore_from", &st->restore_from);
     if (r == 0)
         r = jget_kv(c, o, "", "annotations", &st->annotations, &st->n_annotations);
     return r;
@@ -242,6 +246,7 @@ void state_free(struct container_state *st)
     free(st->created);
     free(st->k8s_namespace);
     free(st->overlay_name);
+    free(st->restore_from);
     kv_free(st->annotations, st->n_annotations);
     free(st);
 }

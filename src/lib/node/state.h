@@ -23,10 +23,11 @@ struct container_state {
     char *overlay_name; /* NULL for the namespace's default overlay */
     enum dns_mode dns_mode;
     bool terminal;
-    bool sandbox;    /* CRI pause container: no real workload */
-    bool started;    /* start released the process */
-    bool has_exit;   /* exit_status known (recorded by whoever reaped it) */
-    int exit_status; /* 128+N for a signal */
+    bool sandbox;       /* CRI pause container: no real workload */
+    bool started;       /* start released the process */
+    bool has_exit;      /* exit_status known (recorded by whoever reaped it) */
+    int exit_status;    /* 128+N for a signal */
+    char *restore_from; /* checkpoint image to restore (container_restore), NULL: none */
     struct kv *annotations;
     size_t n_annotations;
 };

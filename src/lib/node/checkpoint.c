@@ -1,0 +1,192 @@
+/*
+ * container_checkpoint: `criu dump` of a running container's process tree plus
+ * reaper-checkpoint.json (written last: its presence means the dump completed).
+ */
+#include "checkpoint.h"
+#include "checkpoint_meta.h"
+#include "cleanup.h"
+#include "criu.h"
+#include "log.h"
+#include "process.h"
+#include "state.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void state_freep(struct container_state **s)
+{
+    state_free(*s);
+}
+#define _cleanup_state_ __attribute__((cleanup(state_freep)))
+
+static _must_check_ int check_checkpointable(const struct container_state *st, rerr **err)
+{
+    if (st->sandbox)
+        return rerr_setx(err, EBUSY, "container %s is a sandbox (pause container): nothing to "
+                                     "checkpoint",
+                         st->id);
+    enum container_status status = state_live_status(st);
+    if (status != STATUS_RUNNING)
+        return rerr_setx(err, EBUSY, "container %s is %s, not running: cannot checkpoint it",
+                         st->id, container_status_name(status));
+    if (st->terminal)
+        return rerr_setx(err, ENOTSUP,
+                         "container %s has a terminal (process.terminal): checkpoint of "
+                         "containers with a pty is not supported",
+                         st->id);
+    return 0;
+}
+
+/* The names in dir now: what the dump adds is what a failed dump removes again. */
+static _must_check_ int list_names(const char *dir, char ***names, rerr **err)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return rerr_set(err, errno, "open %s", dir);
+    char **v = xcalloc(1, sizeof(char *));
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            strv_push(&v, de->d_name);
+    closedir(d);
+    *names = v;
+    return 0;
+}
+
+/* Created if missing; one holding a checkpoint (metadata or CRIU images) is refused. */
+static _must_check_ int prepare_image_dir(const char *dir, char ***before, rerr **err)
+{
+    if (dir == NULL || dir[0] != '/')
+        return rerr_setx(err, EINVAL, "checkpoint image path \"%s\" is not an absolute path",
+                         dir ? dir : "");
+    int r = mkdir_p(dir, 0700, err);
+    if (r < 0)
+        return r;
+    _cleanup_free_ char *meta = xasprintf("%s/" CHECKPOINT_META_FILE, dir);
+    if (access(meta, F_OK) == 0 || checkpoint_has_images(dir))
+        return rerr_setx(err, EEXIST, "%s already holds a checkpoint: use an empty directory",
+                         dir);
+    return list_names(dir, before, err);
+}
+
+/* After a failed dump: the files it left in the image dir go, its log stays. */
+static void remove_partial(const char *dir, char *const *before)
+{
+    _cleanup_strv_ char **now = NULL;
+    _cleanup_rerr_ rerr *e = NULL;
+    if (list_names(dir, &now, &e) < 0) {
+        log_warn("%s", rerr_msg(e));
+        return;
+    }
+    for (size_t i = 0; now[i]; i++) {
+        if (strv_contains(before, now[i]) || strcmp(now[i], CRIU_DUMP_LOG) == 0)
+            continue;
+        _cleanup_free_ char *path = xasprintf("%s/%s", dir, now[i]);
+        if (unlink(path) < 0 && errno != ENOENT)
+            log_warn("remove %s: %s", path, strerror(errno));
+    }
+}
+
+/* readlink /proc/PID/fd/N: "pipe:[123]", "/dev/null", ... (NULL if closed). */
+static char *fd_link(pid_t pid, int fd)
+{
+    char path[64], buf[PATH_MAX];
+    snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+    ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+    if (n < 0)
+        return NULL;
+    buf[n] = '\0';
+    return xstrdup(buf);
+}
+
+static void meta_from_state(const struct container_state *st, const struct checkpoint_opts *opts,
+                            struct checkpoint_meta *m)
+{
+    m->id = st->id;
+    m->pid = st->pid;
+    m->k8s_namespace = st->k8s_namespace;
+    m->overlay_name = st->overlay_name;
+    m->dns_mode = st->dns_mode;
+    m->terminal = st->terminal;
+    m->opts = *opts;
+    m->opts.image_path = m->opts.work_path = NULL;
+    for (int i = 0; i < 3; i++)
+        m->stdio[i] = fd_link(st->pid, i);
+}
+
+static void meta_clear_stdio(struct checkpoint_meta *m)
+{
+    for (int i = 0; i < 3; i++)
+        free(m->stdio[i]);
+}
+
+static _must_check_ int run_dump(const char *criu, const struct container_state *st,
+                                 const struct checkpoint_opts *opts, const char *work,
+                                 char **version, rerr **err)
+{
+    *version = criu_version(criu);
+    struct criu_dump_params p = {.criu = criu,
+                                 .pid = st->pid,
+                                 .image_dir = opts->image_path,
+                                 .work_dir = work,
+                                 .opts = opts};
+    _cleanup_strv_ char **argv = criu_dump_argv(&p);
+    _cleanup_free_ char *output = NULL;
+    int status;
+    int r = criu_run(argv, NULL, 0, &status, &output, err);
+    if (r < 0)
+        return r;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    _cleanup_free_ char *what = xasprintf("checkpoint %s (pid %d)", st->id, (int)st->pid);
+    return criu_failure(what, criu, *version, status, output, work, CRIU_DUMP_LOG, err);
+}
+
+static _must_check_ int dump_and_record(const char *criu, const struct container_state *st,
+                                        const struct checkpoint_opts *opts, rerr **err)
+{
+    const char *work = opts->work_path ? opts->work_path : opts->image_path;
+    int r = mkdir_p(work, 0700, err);
+    if (r < 0)
+        return r;
+    struct checkpoint_meta m = {0};
+    meta_from_state(st, opts, &m); /* before the dump: it may kill the workload */
+    _cleanup_free_ char *created = rfc3339_now();
+    m.created = created;
+    m.criu_path = (char *)criu;
+    r = run_dump(criu, st, opts, work, &m.criu_version, err);
+    if (r == 0)
+        r = checkpoint_meta_write(opts->image_path, &m, err);
+    meta_clear_stdio(&m);
+    free(m.criu_version);
+    return r;
+}
+
+int container_checkpoint(const struct reaper_config *cfg, const char *id,
+                         const struct checkpoint_opts *opts, rerr **err)
+{
+    _cleanup_state_ struct container_state *st = NULL;
+    int r = state_load(cfg->runtime_root, id, &st, err);
+    if (r < 0)
+        return r;
+    if ((r = check_checkpointable(st, err)) < 0)
+        return r;
+    _cleanup_free_ char *criu = NULL;
+    if ((r = criu_resolve(cfg, &criu, err)) < 0)
+        return rerr_wrap(err, "checkpoint %s", id);
+    _cleanup_strv_ char **before = NULL;
+    if ((r = prepare_image_dir(opts->image_path, &before, err)) < 0)
+        return rerr_wrap(err, "checkpoint %s", id);
+    r = dump_and_record(criu, st, opts, err);
+    if (r < 0)
+        remove_partial(opts->image_path, before);
+    return r;
+}

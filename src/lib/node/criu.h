@@ -1,0 +1,80 @@
+/*
+ * Internal to checkpoint/restore: finding and running the external `criu` program, the argv of
+ * its dump and restore (pure, unit-tested), and reading its log. See checkpoint.h.
+ */
+#ifndef REAPER_CRIU_H
+#define REAPER_CRIU_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "checkpoint.h"
+#include "config.h"
+#include "err.h"
+
+#define CRIU_DUMP_LOG    "dump.log"
+#define CRIU_RESTORE_LOG "restore.log"
+/* How many of CRIU's error lines an error message carries (the last ones: the cause). */
+#define CRIU_ERROR_LINES 4
+
+/* cfg->criu (default "criu") as an executable path: looked up on PATH unless it has a '/'. */
+_must_check_ int criu_resolve(const struct reaper_config *cfg, char **path, rerr **err);
+
+/*
+ * Run criu with argv (argv[0] is its path) and wait for it. inherit[i] (n of them, -1 for
+ * /dev/null) become fds 3+i of criu, the only fds it inherits besides 0 (/dev/null) and 1, 2
+ * (captured into *output, NUL-terminated, when output is not NULL). *status is its wait
+ * status. Fails only when criu could not be run at all.
+ */
+_must_check_ int criu_run(char *const *argv, const int *inherit, size_t n_inherit, int *status,
+                          char **output, rerr **err);
+
+/* "4.2" from `criu --version` output ("Version: 4.2\n..."), NULL if absent. */
+char *criu_parse_version(const char *output);
+
+/*
+ * CRIU's error lines from a log (or its stderr): the last max lines that contain "Error", with
+ * their "(00.123456) " timestamp stripped, joined by "; ". Known harmless lines (the
+ * RLIMIT_NOFILE one every unprivileged-resource run logs) are skipped. NULL when none.
+ */
+char *criu_log_errors(const char *log, size_t len, size_t max);
+
+/* The same, read from <dir>/<name>; NULL when the file is missing or has no error lines. */
+char *criu_log_file_errors(const char *dir, const char *name, size_t max);
+
+/* `criu --version` of path: "4.2", NULL if it does not say. */
+char *criu_version(const char *path);
+
+/* The error (-EIO) of a failed criu run: "<what>: criu 4.2 (/path) failed (exit status 1):
+ * <its error lines> (log: <work_dir>/<log>)"; the lines come from the log, else from output. */
+_must_check_ int criu_failure(const char *what, const char *criu, const char *version, int status,
+                              const char *output, const char *work_dir, const char *log,
+                              rerr **err);
+
+/* "criu 4.2 (/usr/sbin/criu)" for error messages. */
+char *criu_describe(const char *path, const char *version);
+
+/* Inputs of the dump command line. */
+struct criu_dump_params {
+    const char *criu; /* argv[0] */
+    pid_t pid;
+    const char *image_dir, *work_dir;
+    const struct checkpoint_opts *opts; /* the flags */
+};
+/* `criu dump -t PID -D IMG -W WORK -o dump.log -v4 --external mnt[] --manage-cgroups=ignore`
+ * plus the option flags. NULL-terminated; strv_free it. */
+char **criu_dump_argv(const struct criu_dump_params *p);
+
+struct criu_restore_params {
+    const char *criu;
+    const char *image_dir, *work_dir;
+    const char *root;    /* --root: the overlay the restored process sees as / */
+    const char *pidfile; /* --pidfile */
+    const struct checkpoint_opts *opts;
+    /* The resources (e.g. "pipe:[123]") handed in as fds 3, 4, ... (--inherit-fd). */
+    char *const *inherit;
+};
+char **criu_restore_argv(const struct criu_restore_params *p);
+
+#endif
