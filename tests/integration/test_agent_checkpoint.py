@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from criu_env import require_criu
+from criu_env import criu  # noqa: F401 - fixture
 from kubeapi.helpers import wait_for
 from runtime_env import reap_all, rt  # noqa: F401 - fixture
 from test_agent import NODE, agents, ready_condition, ready_node_files, start  # noqa: F401
@@ -129,8 +129,7 @@ def alive(pid):
         return False
 
 
-def test_checkpoint_then_restore_continues_the_counter(rt, api, agents, tmp_path):
-    criu = require_criu()
+def test_checkpoint_then_restore_continues_the_counter(rt, api, agents, tmp_path, criu):
     node = Node(rt, api, tmp_path, criu)
     pod = node.pod("counter")
     cid, pid, bundle, pump = node.run_counter(pod)
@@ -180,7 +179,7 @@ def test_checkpoint_then_restore_continues_the_counter(rt, api, agents, tmp_path
     assert a.metric('reaper_checkpoints_total{result="succeeded"}') == 1
     assert a.metric("reaper_criu_works") == 1
     text = a.get("/metrics")[1]
-    assert f'path="{criu}"' in text or "reaper_criu_info{" in text
+    assert f'reaper_criu_info{{version="{s["criuVersion"]}",path="{criu}"}} 1' in text, text
     check = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
                            text=True)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -197,8 +196,7 @@ def test_checkpoint_then_restore_continues_the_counter(rt, api, agents, tmp_path
         "resourceVersion"] == rv
 
 
-def test_leave_running_copies_the_log_up_to_the_dump(rt, api, agents, tmp_path):
-    criu = require_criu()
+def test_leave_running_copies_the_log_up_to_the_dump(rt, api, agents, tmp_path, criu):
     node = Node(rt, api, tmp_path, criu)
     pod = node.pod("counter")
     cid, pid, _, _ = node.run_counter(pod)

@@ -7,6 +7,7 @@
 #include "cleanup.h"
 #include "criu.h"
 #include "log.h"
+#include "proc_tree.h"
 #include "process.h"
 #include "state.h"
 #include "util.h"
@@ -30,8 +31,9 @@ static void state_freep(struct container_state **s)
 static _must_check_ int check_checkpointable(const struct container_state *st, rerr **err)
 {
     if (st->sandbox)
-        return rerr_setx(err, EBUSY, "container %s is a sandbox (pause container): nothing to "
-                                     "checkpoint",
+        return rerr_setx(err, EBUSY,
+                         "container %s is a sandbox (pause container): nothing to "
+                         "checkpoint",
                          st->id);
     enum container_status status = state_live_status(st);
     if (status != STATUS_RUNNING)
@@ -72,8 +74,7 @@ static _must_check_ int prepare_image_dir(const char *dir, char ***before, rerr 
         return r;
     _cleanup_free_ char *meta = xasprintf("%s/" CHECKPOINT_META_FILE, dir);
     if (access(meta, F_OK) == 0 || checkpoint_has_images(dir))
-        return rerr_setx(err, EEXIST, "%s already holds a checkpoint: use an empty directory",
-                         dir);
+        return rerr_setx(err, EEXIST, "%s already holds a checkpoint: use an empty directory", dir);
     return list_names(dir, before, err);
 }
 
@@ -120,12 +121,18 @@ static void meta_from_state(const struct container_state *st, const struct check
     m->opts.image_path = m->opts.work_path = NULL;
     for (int i = 0; i < 3; i++)
         m->stdio[i] = fd_link(st->pid, i);
+    /* Restore checks these pids are free (CRIU needs the same ones); replaced by the exact
+     * list from CRIU's log after the dump. */
+    _cleanup_rerr_ rerr *e = NULL;
+    if (proc_tree_pids(st->pid, &m->pids, &m->n_pids, &e) < 0)
+        log_warn("checkpoint %s: list its processes: %s", st->id, rerr_msg(e));
 }
 
-static void meta_clear_stdio(struct checkpoint_meta *m)
+static void meta_clear_listed(struct checkpoint_meta *m)
 {
     for (int i = 0; i < 3; i++)
         free(m->stdio[i]);
+    free(m->pids);
 }
 
 static _must_check_ int run_dump(const char *criu, const struct container_state *st,
@@ -163,9 +170,18 @@ static _must_check_ int dump_and_record(const char *criu, const struct container
     m.created = created;
     m.criu_path = (char *)criu;
     r = run_dump(criu, st, opts, work, &m.criu_version, err);
+    pid_t *seized = NULL;
+    size_t n_seized = 0;
+    if (r == 0) /* the pids CRIU froze, exactly (the tree changed since we listed it) */
+        criu_log_file_seized(work, CRIU_DUMP_LOG, &seized, &n_seized);
+    if (n_seized) {
+        free(m.pids);
+        m.pids = seized;
+        m.n_pids = n_seized;
+    }
     if (r == 0)
         r = checkpoint_meta_write(opts->image_path, &m, err);
-    meta_clear_stdio(&m);
+    meta_clear_listed(&m);
     free(m.criu_version);
     return r;
 }

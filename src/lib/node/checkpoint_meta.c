@@ -30,6 +30,10 @@ char *checkpoint_meta_to_json(const struct checkpoint_meta *m)
     json_object_set_new(o, "version", json_integer(CHECKPOINT_META_VERSION));
     jset_str(o, "id", m->id);
     json_object_set_new(o, "pid", json_integer(m->pid));
+    json_t *pids = json_array();
+    for (size_t i = 0; i < m->n_pids; i++)
+        json_array_append_new(pids, json_integer(m->pids[i]));
+    json_object_set_new(o, "pids", pids);
     jset_str(o, "created", m->created);
     jset_str(o, "namespace", m->k8s_namespace);
     jset_str(o, "overlay_name", m->overlay_name);
@@ -91,6 +95,22 @@ static _must_check_ int parse_identity(const struct jctx *c, json_t *o, struct c
     return r;
 }
 
+static _must_check_ int parse_pids(const struct jctx *c, json_t *o, struct checkpoint_meta *m)
+{
+    json_t *a = NULL;
+    int r = jget_array(c, o, "", "pids", &a);
+    if (r < 0 || a == NULL)
+        return r;
+    m->pids = xcalloc(json_array_size(a) + 1, sizeof(pid_t));
+    for (size_t i = 0; i < json_array_size(a); i++) {
+        uint64_t v;
+        if (!json_to_u64(json_array_get(a, i), INT_MAX, &v) || v == 0)
+            return jerr(c, "pids", NULL, "entry %zu: expected a pid", i);
+        m->pids[m->n_pids++] = (pid_t)v;
+    }
+    return 0;
+}
+
 static _must_check_ int parse_stdio(const struct jctx *c, json_t *o, struct checkpoint_meta *m)
 {
     json_t *a = NULL;
@@ -146,6 +166,8 @@ int checkpoint_meta_parse(const char *doc, const char *json, size_t len,
     if (r == 0)
         r = parse_identity(&c, o, m);
     if (r == 0)
+        r = parse_pids(&c, o, m);
+    if (r == 0)
         r = parse_stdio(&c, o, m);
     if (r == 0)
         r = parse_options(&c, o, m);
@@ -184,6 +206,7 @@ void checkpoint_meta_free(struct checkpoint_meta *m)
     if (m == NULL)
         return;
     free(m->id);
+    free(m->pids);
     free(m->created);
     free(m->k8s_namespace);
     free(m->overlay_name);

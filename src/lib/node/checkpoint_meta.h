@@ -2,6 +2,7 @@
  * reaper-checkpoint.json, Reaper's part of a checkpoint image directory (next to CRIU's images):
  *   {"version":1,
  *    "id":"c1", "pid":1234,                     the checkpointed container and its init
+ *    "pids":[1234,1240],                        its process tree when dumped (restored as is)
  *    "created":"2026-01-01T00:00:00.000000000Z",
  *    "namespace":"default", "overlay_name":"x", its overlay (overlay_name absent: the default)
  *    "dns_mode":"host", "terminal":false,
@@ -27,6 +28,8 @@
 struct checkpoint_meta {
     char *id;
     pid_t pid;
+    pid_t *pids; /* the tree's pids when dumped (n_pids 0: only pid is known) */
+    size_t n_pids;
     char *created;
     char *k8s_namespace;
     char *overlay_name; /* NULL: the namespace's default overlay */

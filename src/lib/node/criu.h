@@ -43,6 +43,12 @@ char *criu_log_errors(const char *log, size_t len, size_t max);
 /* The same, read from <dir>/<name>; NULL when the file is missing or has no error lines. */
 char *criu_log_file_errors(const char *dir, const char *name, size_t max);
 
+/* The pids a dump froze, from its log's "Seized task N" lines (in order); *n is 0 if none. */
+void criu_log_seized(const char *log, size_t len, pid_t **pids, size_t *n);
+
+/* The same, read from <dir>/<name>. */
+void criu_log_file_seized(const char *dir, const char *name, pid_t **pids, size_t *n);
+
 /* `criu --version` of path: "4.2", NULL if it does not say. */
 char *criu_version(const char *path);
 

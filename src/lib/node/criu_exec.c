@@ -9,6 +9,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,15 +179,53 @@ char *criu_log_errors(const char *log, size_t len, size_t max)
     return out;
 }
 
-char *criu_log_file_errors(const char *dir, const char *name, size_t max)
+void criu_log_seized(const char *log, size_t len, pid_t **pids, size_t *n)
+{
+    static const char tag[] = "Seized task ";
+    *pids = NULL;
+    *n = 0;
+    size_t cap = 0;
+    for (const char *p = log, *end = log + len; p && p < end;) {
+        const char *hit = memmem(p, (size_t)(end - p), tag, sizeof(tag) - 1);
+        if (hit == NULL)
+            break;
+        p = hit + sizeof(tag) - 1;
+        long v = 0;
+        while (p < end && *p >= '0' && *p <= '9' && v < INT32_MAX)
+            v = v * 10 + (*p++ - '0');
+        if (v <= 0 || v >= INT32_MAX)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *pids = xrealloc(*pids, cap * sizeof(pid_t));
+        }
+        (*pids)[(*n)++] = (pid_t)v;
+    }
+}
+
+/* <dir>/<name>, NULL if it cannot be read. */
+static char *read_log(const char *dir, const char *name, size_t *len)
 {
     _cleanup_free_ char *path = xasprintf("%s/%s", dir, name);
-    _cleanup_free_ char *text = NULL;
+    char *text = NULL;
     _cleanup_rerr_ rerr *e = NULL;
-    size_t len = 0;
-    if (read_file(path, CRIU_LOG_MAX, &text, &len, &e) < 0)
+    if (read_file(path, CRIU_LOG_MAX, &text, len, &e) < 0)
         return NULL;
-    return criu_log_errors(text, len, max);
+    return text;
+}
+
+void criu_log_file_seized(const char *dir, const char *name, pid_t **pids, size_t *n)
+{
+    size_t len = 0;
+    _cleanup_free_ char *text = read_log(dir, name, &len);
+    criu_log_seized(text, text ? len : 0, pids, n);
+}
+
+char *criu_log_file_errors(const char *dir, const char *name, size_t max)
+{
+    size_t len = 0;
+    _cleanup_free_ char *text = read_log(dir, name, &len);
+    return text ? criu_log_errors(text, len, max) : NULL;
 }
 
 char *criu_describe(const char *path, const char *version)

@@ -48,8 +48,8 @@ static const char *env_value(char *const *env, const char *key)
     return NULL;
 }
 
-int restore_source(char *const *env, const struct kv *annotations, size_t n_annotations,
-                   char **dir, rerr **err)
+int restore_source(char *const *env, const struct kv *annotations, size_t n_annotations, char **dir,
+                   rerr **err)
 {
     const char *from_env = env_value(env, ENV_RESTORE_FROM);
     const char *from_ann = kv_get(annotations, n_annotations, ANN_RESTORE_FROM);
@@ -76,22 +76,44 @@ int restore_source(char *const *env, const struct kv *annotations, size_t n_anno
 static _must_check_ int check_restorable(const struct container_state *st, rerr **err)
 {
     if (st->sandbox || st->started || st->pid > 0 || st->has_exit)
-        return rerr_setx(err, EBUSY, "container %s is %s: only a created container without a "
-                                     "process can be restored",
+        return rerr_setx(err, EBUSY,
+                         "container %s is %s: only a created container without a "
+                         "process can be restored",
                          st->id,
                          st->sandbox ? "a sandbox" : container_status_name(state_live_status(st)));
     return 0;
 }
 
-/* CRIU restores the tree with its old pids: the init's must be free (a dumped process is a
- * zombie until its parent reaps it). */
-static _must_check_ int check_pid_free(pid_t pid, rerr **err)
+/* Used as a pid, or as a process group id (a zombie of the group keeps it). */
+static bool pid_taken(pid_t pid)
 {
     if (kill(pid, 0) == 0 || errno == EPERM)
-        return rerr_setx(err, EBUSY,
-                         "pid %d is in use on this node (is the checkpointed workload still "
-                         "running, or not reaped yet?): CRIU restores the same pid",
-                         (int)pid);
+        return true;
+    return kill(-pid, 0) == 0 || errno == EPERM;
+}
+
+static int pid_in_use(pid_t pid, rerr **err)
+{
+    return rerr_setx(err, EBUSY,
+                     "pid %d is in use on this node (is the checkpointed workload still running, "
+                     "or not reaped yet?): CRIU restores the same pids",
+                     (int)pid);
+}
+
+/* CRIU restores the tree with its old pids, process groups and session: they must be free (a
+ * dumped process is a zombie until its parent reaps it, and so is each of its children). */
+static _must_check_ int check_pids_free(const struct checkpoint_meta *m, rerr **err)
+{
+    for (size_t i = 0; i <= m->n_pids; i++) {
+        pid_t pid = i < m->n_pids ? m->pids[i] : m->pid;
+        if (pid_taken(pid))
+            return pid_in_use(pid, err);
+    }
+    _cleanup_free_ pid_t *session = NULL;
+    size_t n = 0;
+    _cleanup_rerr_ rerr *e = NULL;
+    if (proc_tree_pids(m->pid, &session, &n, &e) == 0 && n > 0)
+        return pid_in_use(m->pid, err);
     return 0;
 }
 
@@ -268,8 +290,8 @@ static _must_check_ int adopt(struct restore_job *j, struct container_state *st,
 
 static _must_check_ int restore_state(const struct reaper_config *cfg, struct container_state *st,
                                       const struct checkpoint_opts *opts,
-                                      const struct container_restore_io *io, pid_t *pid,
-                                      int *pidfd, rerr **err)
+                                      const struct container_restore_io *io, pid_t *pid, int *pidfd,
+                                      rerr **err)
 {
     const char *image = opts && opts->image_path ? opts->image_path : st->restore_from;
     if (image == NULL)
@@ -282,10 +304,11 @@ static _must_check_ int restore_state(const struct reaper_config *cfg, struct co
     if (r < 0)
         return rerr_wrap(err, "restore %s", st->id);
     if (meta->terminal)
-        return rerr_setx(err, ENOTSUP, "restore %s: %s is a checkpoint of a container with a "
-                                       "terminal, which cannot be restored",
+        return rerr_setx(err, ENOTSUP,
+                         "restore %s: %s is a checkpoint of a container with a "
+                         "terminal, which cannot be restored",
                          st->id, image);
-    if ((r = check_pid_free(meta->pid, err)) < 0)
+    if ((r = check_pids_free(meta, err)) < 0)
         return rerr_wrap(err, "restore %s from %s", st->id, image);
     _cleanup_free_ char *criu = NULL;
     if ((r = criu_resolve(cfg, &criu, err)) < 0)
