@@ -281,3 +281,37 @@ def test_broken_criu_fails_the_checkpoint_not_the_node(rt, api, agents, tmp_path
     assert a.metric("reaper_criu_works") == 0
     rt.cli("kill", cid, "KILL")
     rt.wait_exit(pid)
+
+
+def test_restart_after_the_dump_only_copies_the_log(rt, api, agents, tmp_path):
+    """An agent that finds its own checkpoint dumped but waiting for the exit (it restarted in
+    between) resumes: no second dump, the log is copied once the kubelet reports the exit."""
+    node = Node(rt, api, tmp_path)
+    st = api.store
+    pod = node.pod("done")
+    log = node.log_path(pod)
+    log.parent.mkdir(parents=True)
+    log.write_text("".join(f"{CRI_PREFIX}{i}\n" for i in range(3)) + CRI_PREFIX + "partial")
+    image = node.ckpt_root / "dumped"
+    image.mkdir()
+    (image / "pages-1.img").write_bytes(b"x" * 4096)
+    cid = "containerd://dumpedalready"
+    node.set_statuses(pod, [running("counter", "dumpedalready")])
+    st.create("reapercheckpoints", NS, {"metadata": {"name": "dumped"},
+                                        "spec": {"podName": "done"}})
+    obj = st.get("reapercheckpoints", NS, "dumped")
+    obj["status"] = {"phase": "Running", "reason": "WaitingForExit", "nodeName": NODE,
+                     "containerID": cid, "imagePath": str(image), "logPath": str(log),
+                     "sizeBytes": 4096, "durationMilliseconds": 300, "criuVersion": "4.2"}
+    st.update("reapercheckpoints", NS, "dumped", obj, sub="status")
+    a = node.agent(agents, api=api)
+    wait_for(lambda: a.get("/readyz")[0] == 200, what="agent synced")
+    assert node.status("dumped")["phase"] == "Running", "copied before the exit was reported"
+    node.set_statuses(pod, [{**running("counter", "dumpedalready"),
+                             "state": {"terminated": {"exitCode": 137, "containerID": cid}}}])
+    s = node.wait_phase("dumped", "Succeeded", "Failed")
+    assert s["phase"] == "Succeeded" and s["logCopied"] == 3, s
+    assert counted(image / "container.log") == [0, 1, 2], "partial last line copied"
+    assert s["durationMilliseconds"] == 300 and s["criuVersion"] == "4.2"
+    assert s["sizeBytes"] == 4096 + (image / "container.log").stat().st_size
+    assert a.metric('reaper_checkpoints_total{result="succeeded"}') == 1
