@@ -8,8 +8,9 @@
 #include "cleanup.h"
 #include "util.h"
 
-static const char *const component_names[COMP_COUNT] = {"gc", "overlay", "condition", "config",
-                                                        "scan"};
+static const char *const component_names[COMP_COUNT] = {"gc",     "overlay", "condition",
+                                                        "config", "scan",    "checkpoint"};
+static const char *const ckpt_result_names[CKR_COUNT] = {"succeeded", "failed"};
 static const char *const op_names[OVL_OP_COUNT] = {"reset", "delete"};
 static const char *const result_names[RES_COUNT] = {"ok", "refused", "error"};
 
@@ -26,6 +27,18 @@ void agent_counters_inc(struct agent_counters *c, uint64_t *field)
 {
     pthread_mutex_lock(&c->mu);
     (*field)++;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void agent_counters_set_criu(struct agent_counters *c, const struct criu_info *info)
+{
+    pthread_mutex_lock(&c->mu);
+    free(c->criu_version);
+    free(c->criu_path);
+    c->criu_version = info->version ? xstrdup(info->version) : NULL;
+    c->criu_path = info->path ? xstrdup(info->path) : NULL;
+    c->criu_works = info->works;
+    c->criu_probed = true;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -185,6 +198,22 @@ static void render_counters(FILE *f, const struct agent_counters *c)
     for (int i = 0; i < COMP_COUNT; i++)
         fprintf(f, "reaper_last_error_timestamp_seconds{component=\"%s\"} %.3f\n",
                 component_names[i], c->last_error[i]);
+    family(f, "reaper_checkpoints_total", "counter",
+           "ReaperCheckpoints this agent finished, by result.");
+    for (int r = 0; r < CKR_COUNT; r++)
+        fprintf(f, "reaper_checkpoints_total{result=\"%s\"} %llu\n", ckpt_result_names[r],
+                (unsigned long long)c->checkpoints[r]);
+    if (c->criu_probed) {
+        family(f, "reaper_criu_info", "gauge",
+               "The CRIU checkpoints use (REAPER_CRIU): version and path, value 1.");
+        fputs("reaper_criu_info{version=\"", f);
+        put_label(f, c->criu_version);
+        fputs("\",path=\"", f);
+        put_label(f, c->criu_path);
+        fputs("\"} 1\n", f);
+        family(f, "reaper_criu_works", "gauge", "1 if `criu check` succeeds on this node, else 0.");
+        fprintf(f, "reaper_criu_works %d\n", c->criu_works ? 1 : 0);
+    }
     if (c->node_ready >= 0) {
         family(f, "reaper_node_ready", "gauge",
                "The ReaperReady node condition (1 true, 0 false).");

@@ -161,9 +161,14 @@ static char *condition_message(const struct node_checks *c)
         free(msg);
         msg = next;
     }
-    return msg ? msg
-               : xstrdup("Reaper binaries run, containerd has the runtime registered, state "
-                         "directory writable");
+    if (msg == NULL)
+        msg = xstrdup("Reaper binaries run, containerd has the runtime registered, state "
+                      "directory writable");
+    if (c->criu == NULL)
+        return msg;
+    char *with_criu = xasprintf("%s; checkpoint/restore: %s", msg, c->criu);
+    free(msg);
+    return with_criu;
 }
 
 json_t *node_condition(const struct node_checks *c, const json_t *prev, const char *now)

@@ -1,5 +1,6 @@
 /* reaper-agent: one per node (DaemonSet). Health and metrics over HTTP, node condition, config
- * sync, ReaperOverlay reset/delete on this node, garbage collection. docs/agent.md. */
+ * sync, ReaperOverlay reset/delete and ReaperCheckpoint on this node, garbage collection.
+ * docs/agent.md. */
 #include <errno.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -22,8 +23,8 @@ static const char USAGE[] =
     "  [--bin-dir DIR] [--containerd-config FILE] [--runtime-name NAME]\n"
     "  [--config-path FILE] [--config-namespace NS] [--config-map NAME]\n"
     "  [--resync SECONDS] [--gc-grace SECONDS] [--request-timeout SECONDS] [--proc DIR]\n"
-    "  [--node-label KEY=VALUE] [--standalone | --once | --remove-label]\n"
-    "  [--log-level error|warn|info|debug] [--version]\n";
+    "  [--node-label KEY=VALUE] [--checkpoint-root DIR] [--pod-log-dir DIR]\n"
+    "  [--standalone | --once | --remove-label] [--log-level error|warn|info|debug] [--version]\n";
 
 /* KEY=VALUE, or "" for no label. The key is checked by the API server when it is written. */
 static _must_check_ int parse_node_label(struct agent_opts *o)
@@ -67,6 +68,8 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
          .max = 3600},
         {.name = "proc", .kind = CL_STRING, .target = &o->proc},
         {.name = "node-label", .kind = CL_STRING, .target = &o->node_label},
+        {.name = "checkpoint-root", .kind = CL_STRING, .target = &o->checkpoint_root},
+        {.name = "pod-log-dir", .kind = CL_STRING, .target = &o->pod_log_dir},
         {.name = "standalone", .kind = CL_FLAG, .target = &o->standalone},
         {.name = "once", .kind = CL_FLAG, .target = &o->once},
         {.name = "remove-label", .kind = CL_FLAG, .target = &o->remove_label},
@@ -88,19 +91,42 @@ static _must_check_ int parse_opts(int argc, char **argv, struct agent_opts *o,
 
 /* ---- informer handlers: enqueue keys only ---- */
 
-static void enqueue_overlay(void *ud, const json_t *obj)
+/* prefix + "namespace/name" of obj. */
+static void enqueue_object(struct agent *a, const char *prefix, const json_t *obj)
 {
-    struct agent *a = ud;
     json_t *md = json_object_get(obj, "metadata");
     _cleanup_free_ char *key =
-        xasprintf(KEY_OVERLAY "%s/%s", json_string_value(json_object_get(md, "namespace")),
+        xasprintf("%s%s/%s", prefix, json_string_value(json_object_get(md, "namespace")),
                   json_string_value(json_object_get(md, "name")));
     workqueue_add(a->queue, key);
+}
+static void enqueue_overlay(void *ud, const json_t *obj)
+{
+    enqueue_object(ud, KEY_OVERLAY, obj);
 }
 static void overlay_update(void *ud, const json_t *o, const json_t *n)
 {
     (void)o;
     enqueue_overlay(ud, n);
+}
+static void enqueue_checkpoint(void *ud, const json_t *obj)
+{
+    enqueue_object(ud, KEY_CHECKPOINT, obj);
+}
+static void checkpoint_update(void *ud, const json_t *o, const json_t *n)
+{
+    (void)o;
+    enqueue_checkpoint(ud, n);
+}
+/* A pod of this node changed (its container started, exited, or it was deleted). */
+static void pod_event(void *ud, const json_t *pod)
+{
+    agent_checkpoints_for_pod(ud, pod);
+}
+static void pod_update(void *ud, const json_t *o, const json_t *n)
+{
+    (void)o;
+    pod_event(ud, n);
 }
 static void enqueue_gc(void *ud, const json_t *obj)
 {
@@ -125,6 +151,21 @@ static struct kube_informer *informer(struct agent *a, const struct kube_resourc
     return kube_informer_run(a->client, &io, &h, err);
 }
 
+/* ReaperCheckpoints (all namespaces) and the pods of this node only. */
+static _must_check_ int start_checkpoint_informers(struct agent *a, rerr **err)
+{
+    _cleanup_free_ char *fields = xasprintf("spec.nodeName=%s", a->o.node_name);
+    struct kube_informer_opts po = {.resource = &KUBE_PODS, .field_selector = fields};
+    struct kube_handlers ph = {pod_event, pod_update, pod_event, a};
+    a->checkpoints =
+        informer(a, &REAPER_CHECKPOINTS, NULL,
+                 (struct kube_handlers){enqueue_checkpoint, checkpoint_update, NULL, a}, err);
+    if (a->checkpoints == NULL)
+        return rerr_code(err);
+    a->pods = kube_informer_run(a->client, &po, &ph, err);
+    return a->pods ? 0 : rerr_code(err);
+}
+
 static _must_check_ int start_informers(struct agent *a, rerr **err)
 {
     a->overlays = informer(a, &REAPER_OVERLAYS, NULL,
@@ -143,14 +184,15 @@ static _must_check_ int start_informers(struct agent *a, rerr **err)
         if (a->configmaps == NULL)
             return rerr_code(err);
     }
-    return 0;
+    return start_checkpoint_informers(a, err);
 }
 
 /* After workqueue_shutdown: stopping the informers ends sync_thread's waits, and it must be
  * gone before they are freed. */
 static void stop_informers(struct agent *a)
 {
-    struct kube_informer *all[] = {a->overlays, a->namespaces, a->configmaps};
+    struct kube_informer *all[] = {a->overlays, a->namespaces, a->configmaps, a->checkpoints,
+                                   a->pods};
     kube_informers_stop(all, ARRAY_SIZE(all));
     if (a->sync_started)
         pthread_join(a->sync_thread, NULL);
@@ -167,15 +209,16 @@ static _must_check_ int process(struct agent *a, const char *key, rerr **err)
         return agent_condition(a, err);
     if (strcmp(key, KEY_CONFIG) == 0)
         return agent_config_sync(a, err);
-    if (str_startswith(key, KEY_OVERLAY)) {
-        _cleanup_free_ char *ns = xstrdup(key + strlen(KEY_OVERLAY));
-        char *name = strchr(ns, '/');
-        if (name == NULL)
-            return 0;
-        *name++ = '\0';
-        return agent_overlay_reconcile(a, ns, name, err);
-    }
-    return 0;
+    bool overlay = str_startswith(key, KEY_OVERLAY);
+    if (!overlay && !str_startswith(key, KEY_CHECKPOINT))
+        return 0;
+    _cleanup_free_ char *ns = xstrdup(key + strlen(overlay ? KEY_OVERLAY : KEY_CHECKPOINT));
+    char *name = strchr(ns, '/');
+    if (name == NULL)
+        return 0;
+    *name++ = '\0';
+    return overlay ? agent_overlay_reconcile(a, ns, name, err)
+                   : agent_checkpoint_reconcile(a, ns, name, err);
 }
 
 static void requeue_periodic(struct agent *a, const char *key)
@@ -200,7 +243,8 @@ static void work(struct agent *a)
 static void *sync_thread(void *ud)
 {
     struct agent *a = ud;
-    struct kube_informer *all[] = {a->overlays, a->namespaces, a->configmaps};
+    struct kube_informer *all[] = {a->overlays, a->namespaces, a->configmaps, a->checkpoints,
+                                   a->pods};
     for (size_t i = 0; i < ARRAY_SIZE(all); i++)
         while (all[i] && !kube_informer_wait_synced(all[i], 1000))
             if (workqueue_is_shutdown(a->queue))
@@ -297,6 +341,8 @@ int main(int argc, char **argv)
                             .config_map = "reaper-config",
                             .proc = "/proc",
                             .node_label = DEFAULT_NODE_LABEL,
+                            .checkpoint_root = "/var/lib/reaper/checkpoints",
+                            .pod_log_dir = "/var/log/pods",
                             .resync_s = 60,
                             .gc_grace_s = 300}};
     enum log_level level = LOG_LVL_INFO;
@@ -312,6 +358,7 @@ int main(int argc, char **argv)
     }
     pthread_mutex_init(&a.counters.mu, NULL);
     a.counters.node_ready = -1;
+    a.ckpt_unwritten = json_object();
     int r;
     if (a.o.once) {
         r = check_once(&a, &err);
@@ -327,6 +374,9 @@ int main(int argc, char **argv)
         log_error("%s", rerr_msg(err));
     kube_client_free(a.client);
     json_decref(a.last_condition);
+    json_decref(a.ckpt_unwritten);
+    free(a.counters.criu_version);
+    free(a.counters.criu_path);
     config_free(&a.cfg);
     free(a.o.node_label_key);
     return r < 0 ? 1 : 0;

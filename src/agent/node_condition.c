@@ -1,5 +1,6 @@
 /* Node condition ReaperReady: binaries runnable, runtime registered in containerd, state dir
- * writable. Written when it changes and as a heartbeat every resync period. */
+ * writable (CRIU's state is reported in its message only). Written when it changes and as a
+ * heartbeat every resync period. */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -156,9 +157,13 @@ int agent_condition(struct agent *a, rerr **err)
     _cleanup_free_ char *bins = check_binaries(a);
     _cleanup_free_ char *rt = check_runtime(a);
     _cleanup_free_ char *state = check_state_dir(a);
-    struct node_checks c = {bins, rt, state};
+    struct criu_info criu = {0};
+    criu_probe(&a->cfg, &criu); /* informational: checkpoints need it, pods do not */
+    agent_counters_set_criu(&a->counters, &criu);
+    struct node_checks c = {bins, rt, state, criu.message};
     _cleanup_free_ char *now = rfc3339_now();
     json_t *cond = node_condition(&c, a->last_condition, now);
+    criu_info_free(&criu);
     bool ok = !bins && !rt && !state;
     pthread_mutex_lock(&a->counters.mu);
     a->counters.node_ready = ok;

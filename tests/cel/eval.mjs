@@ -3,6 +3,8 @@
 // stdout: per case, per policy: whether its matchConditions matched, and for each validation
 // whether it passed, its message, or the evaluation error. `--schema` instead validates each
 // policy or binding in stdin's "objects" against the upstream admissionregistration/v1 schema.
+// `--rules` evaluates CRD x-kubernetes-validations rules: stdin {"cases": [{"rule", "self",
+// "oldSelf"?}]}, stdout per case {value} or {error}.
 import { evaluate } from '@marcbachmann/cel-js'
 import {
   ValidatingAdmissionPolicy,
@@ -63,7 +65,13 @@ function schema(objects) {
   })
 }
 
+function rules(cases) {
+  return cases.map((c) => run(c.rule, { self: c.self, oldSelf: c.oldSelf ?? null }))
+}
+
 const result = process.argv.includes('--schema')
   ? schema(input.objects)
-  : input.cases.map((c) => input.policies.map((p) => evalPolicy(p, c)))
+  : process.argv.includes('--rules')
+    ? rules(input.cases)
+    : input.cases.map((c) => input.policies.map((p) => evalPolicy(p, c)))
 process.stdout.write(JSON.stringify(result) + '\n')

@@ -1,6 +1,7 @@
 """Validate deploy/ (CRDs, manifests, the kustomize rendering) against Kubernetes 1.28 schemas."""
 import json
 import re
+import subprocess
 
 import jsonschema
 import pytest
@@ -91,7 +92,8 @@ def test_kustomize_renders_offline_and_every_object_validates():
 
 
 @pytest.mark.parametrize("plural,short", [("reaperpods", "rpod"), ("reaperoverlays", "rovl"),
-                                          ("reaperdaemonjobs", "rdjob")])
+                                          ("reaperdaemonjobs", "rdjob"),
+                                          ("reapercheckpoints", "rckpt")])
 def test_crd_shape(plural, short):
     doc, v, schema = crd_schema(plural)
     assert doc["spec"]["group"] == "reaper.io" and v["name"] == "v1alpha1"
@@ -135,6 +137,45 @@ def test_overlay_and_daemonjob_schemas():
     check_cr("reaperdaemonjobs", {"spec": {**job["spec"], "retryLimit": -1}}, False)
     check_cr("reaperdaemonjobs", {"spec": {**job["spec"], "triggerOn": "Always"}}, False)
     check_cr("reaperdaemonjobs", {"spec": {**job["spec"], "after": ["Not Valid"]}}, False)
+
+
+def test_checkpoint_schema():
+    good = {"spec": {"podName": "counter", "container": "counter",
+                     "destination": "/var/lib/reaper/checkpoints/counter-1",
+                     "options": {"leaveRunning": True, "tcpEstablished": True, "fileLocks": True,
+                                 "extUnixSockets": False}},
+            "status": {"phase": "Succeeded", "nodeName": "n1", "imagePath": "/x", "sizeBytes": 1,
+                       "durationMilliseconds": 300, "criuVersion": "4.2", "logCopied": 10,
+                       "startTime": "2026-01-01T00:00:00Z", "observedGeneration": 1}}
+    check_cr("reapercheckpoints", good, True)
+    check_cr("reapercheckpoints", {"spec": {"podName": "p"}}, True)  # the rest defaults
+    check_cr("reapercheckpoints", {"spec": {}}, False)  # podName required
+    check_cr("reapercheckpoints", {"spec": {"podName": "p", "destination": "relative/dir"}}, False)
+    check_cr("reapercheckpoints", {"spec": {"podName": "p"}, "status": {"phase": "Done"}}, False)
+    check_cr("reapercheckpoints", {"spec": {"podName": "p"}, "status": {"sizeBytes": -1}}, False)
+    _, v, schema = crd_schema("reapercheckpoints")
+    spec = schema["properties"]["spec"]
+    assert spec["x-kubernetes-validations"][0]["rule"] == "self == oldSelf"
+    # The CEL rules, evaluated by a real CEL implementation (tests/cel) as the API server would.
+    dest = spec["properties"]["destination"]["x-kubernetes-validations"][0]["rule"]
+    cases = [(dest, path, ok) for path, ok in [
+        ("/var/lib/x", True), ("/a/.b", True), ("/a/..c", True), ("/a/../b", False),
+        ("/a/.", False), ("/..", False), ("/a/./b", False)]]
+    cases += [("self == oldSelf", {"podName": "a"}, True)]
+    out = eval_cel_rules([{"rule": r, "self": s, "oldSelf": {"podName": "a"}} for r, s, _ in cases])
+    assert [o.get("value", o.get("error")) for o in out] == [ok for _, _, ok in cases]
+    cols = {c["name"]: c["jsonPath"] for c in v["additionalPrinterColumns"]}
+    assert cols["Pod"] == ".spec.podName" and cols["Size"] == ".status.sizeBytes"
+
+
+def eval_cel_rules(cases):
+    cel = REPO / "tests/cel"
+    if not (cel / "node_modules").is_dir():
+        pytest.fail(f"{cel}/node_modules missing: run scripts/install-deps.sh")
+    r = subprocess.run(["node", str(cel / "eval.mjs"), "--rules"],
+                       input=json.dumps({"cases": cases}), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
 
 
 def test_cel_rules_present():

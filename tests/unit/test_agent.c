@@ -58,11 +58,30 @@ static void test_metrics_text(void **state)
     assert_non_null(
         strstr(m, "reaper_last_error_timestamp_seconds{component=\"config\"} 1700000000.500\n"));
     assert_non_null(strstr(m, "reaper_node_ready 1\n"));
+    assert_non_null(strstr(m, "reaper_checkpoints_total{result=\"failed\"} 0\n"));
+    assert_null(strstr(m, "reaper_criu")); /* not probed yet */
     free(m);
     c.node_ready = -1;
+    c.checkpoints[CKR_SUCCEEDED] = 2;
+    struct criu_info broken = {.path = "/opt/\"criu\"", .works = false};
+    pthread_mutex_init(&c.mu, NULL);
+    agent_counters_set_criu(&c, &broken);
     m = metrics_render(&s, &c, "9.9");
     assert_null(strstr(m, "reaper_node_ready"));
+    assert_non_null(strstr(m, "reaper_checkpoints_total{result=\"succeeded\"} 2\n"));
+    assert_non_null(strstr(m, "reaper_criu_info{version=\"\",path=\"/opt/\\\"criu\\\"\"} 1\n"));
+    assert_non_null(strstr(m, "reaper_criu_works 0\n"));
     free(m);
+    struct criu_info good = {.path = "/usr/sbin/criu", .version = "4.2", .works = true};
+    agent_counters_set_criu(&c, &good);
+    m = metrics_render(&s, &c, "9.9");
+    assert_non_null(strstr(m, "reaper_criu_info{version=\"4.2\",path=\"/usr/sbin/criu\"} 1\n"
+                              "# HELP reaper_criu_works"));
+    assert_non_null(strstr(m, "reaper_criu_works 1\n"));
+    free(m);
+    free(c.criu_version);
+    free(c.criu_path);
+    pthread_mutex_destroy(&c.mu);
 }
 
 static void test_gc_state_decisions(void **state)
@@ -181,20 +200,35 @@ static void test_overlay_actions(void **state)
 static void test_node_condition(void **state)
 {
     (void)state;
-    struct node_checks ok = {NULL, NULL, NULL};
+    struct node_checks ok = {NULL, NULL, NULL, NULL};
     json_t *c1 = node_condition(&ok, NULL, "T0");
     assert_string_equal(json_string_value(json_object_get(c1, "status")), "True");
     assert_string_equal(json_string_value(json_object_get(c1, "reason")), "Ready");
     json_t *c2 = node_condition(&ok, c1, "T1"); /* same status: transition time kept */
     assert_string_equal(json_string_value(json_object_get(c2, "lastTransitionTime")), "T0");
     assert_string_equal(json_string_value(json_object_get(c2, "lastHeartbeatTime")), "T1");
-    struct node_checks bad = {NULL, "config.toml does not register runtime reaper-v2", "ro"};
+    struct node_checks bad = {NULL, "config.toml does not register runtime reaper-v2", "ro", NULL};
     json_t *c3 = node_condition(&bad, c2, "T2");
     assert_string_equal(json_string_value(json_object_get(c3, "status")), "False");
     assert_string_equal(json_string_value(json_object_get(c3, "reason")), "RuntimeNotRegistered");
     assert_string_equal(json_string_value(json_object_get(c3, "message")),
                         "config.toml does not register runtime reaper-v2; ro");
     assert_string_equal(json_string_value(json_object_get(c3, "lastTransitionTime")), "T2");
+    /* CRIU is reported, never decides the status. */
+    struct node_checks no_criu = {NULL, NULL, NULL, "criu not found on PATH"};
+    json_t *c4 = node_condition(&no_criu, NULL, "T3");
+    assert_string_equal(json_string_value(json_object_get(c4, "status")), "True");
+    assert_string_equal(json_string_value(json_object_get(c4, "message")),
+                        "Reaper binaries run, containerd has the runtime registered, state "
+                        "directory writable; checkpoint/restore: criu not found on PATH");
+    json_decref(c4);
+    bad.criu = "criu 4.2: check ok";
+    c4 = node_condition(&bad, NULL, "T3");
+    assert_string_equal(json_string_value(json_object_get(c4, "status")), "False");
+    assert_string_equal(json_string_value(json_object_get(c4, "message")),
+                        "config.toml does not register runtime reaper-v2; ro; checkpoint/restore: "
+                        "criu 4.2: check ok");
+    json_decref(c4);
 
     json_t *node = overlay_obj("{\"status\":{\"conditions\":[{\"type\":\"Ready\"}]}}");
     assert_int_equal(node_upsert_condition(node, c1), 0);

@@ -158,6 +158,19 @@ static void test_paths(void **state)
     p = kube_query_escape("a=b,c in (d)");
     assert_string_equal(p, "a%3Db%2Cc%20in%20%28d%29");
     free(p);
+    p = kube_path(&REAPER_CHECKPOINTS, "ns", "c", "status", NULL);
+    assert_string_equal(p, "/apis/reaper.io/v1alpha1/namespaces/ns/reapercheckpoints/c/status");
+    free(p);
+    assert_null(kube_selector_query(NULL, NULL));
+    p = kube_selector_query("app=x", NULL);
+    assert_string_equal(p, "labelSelector=app%3Dx");
+    free(p);
+    p = kube_selector_query(NULL, "spec.nodeName=n1");
+    assert_string_equal(p, "fieldSelector=spec.nodeName%3Dn1");
+    free(p);
+    p = kube_selector_query("a", "spec.nodeName=n1");
+    assert_string_equal(p, "labelSelector=a&fieldSelector=spec.nodeName%3Dn1");
+    free(p);
 }
 
 struct seen {

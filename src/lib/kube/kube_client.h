@@ -25,6 +25,7 @@ struct kube_resource {
 extern const struct kube_resource KUBE_PODS, KUBE_NODES, KUBE_EVENTS, KUBE_LEASES;
 extern const struct kube_resource KUBE_NAMESPACES, KUBE_CONFIGMAPS;
 extern const struct kube_resource REAPER_PODS, REAPER_OVERLAYS, REAPER_DAEMONJOBS;
+extern const struct kube_resource REAPER_CHECKPOINTS;
 
 /* The overlay a ReaperOverlay manages: the named overlay metadata.name (spec.target Named, the
  * default), or NULL for the namespace's own overlay (spec.target Namespace). */

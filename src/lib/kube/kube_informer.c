@@ -17,7 +17,7 @@
 struct kube_informer {
     struct kube_client *client;
     struct kube_informer_opts o;
-    char *ns, *selector;
+    char *ns, *selector, *field_selector;
     struct kube_handlers h;
     struct kube_store *store;
     struct stopper stop;
@@ -41,6 +41,8 @@ struct kube_informer *kube_informer_new(struct kube_client *c, const struct kube
     inf->selector = o->label_selector ? xstrdup(o->label_selector) : NULL;
     inf->o.namespace = inf->ns;
     inf->o.label_selector = inf->selector;
+    inf->field_selector = o->field_selector ? xstrdup(o->field_selector) : NULL;
+    inf->o.field_selector = inf->field_selector;
     if (h)
         inf->h = *h;
     inf->store = kube_store_new();
@@ -62,8 +64,7 @@ static void set_rv(struct kube_informer *inf, const char *rv)
 
 static _must_check_ int relist(struct kube_informer *inf, rerr **err)
 {
-    _cleanup_free_ char *sel = inf->selector ? kube_query_escape(inf->selector) : NULL;
-    _cleanup_free_ char *q = sel ? xasprintf("labelSelector=%s", sel) : NULL;
+    _cleanup_free_ char *q = kube_selector_query(inf->selector, inf->field_selector);
     _cleanup_json_ json_t *list = NULL;
     int r = kube_list(inf->client, inf->o.resource, inf->ns, q, &list, err);
     if (r < 0)
@@ -114,6 +115,7 @@ static _must_check_ int run_once(struct kube_informer *inf, bool *need_list, rer
     }
     struct kube_watch_opts wo = {.namespace = inf->ns,
                                  .label_selector = inf->selector,
+                                 .field_selector = inf->field_selector,
                                  .resource_version = inf->rv,
                                  .timeout_seconds = watch_timeout(inf),
                                  .stop = &inf->stop_flag};
@@ -212,6 +214,7 @@ void kube_informer_free(struct kube_informer *inf)
     pthread_cond_destroy(&inf->synced_cond);
     free(inf->ns);
     free(inf->selector);
+    free(inf->field_selector);
     free(inf->rv);
     free(inf);
 }

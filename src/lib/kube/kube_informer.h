@@ -15,6 +15,7 @@ struct kube_informer_opts {
     const struct kube_resource *resource;
     const char *namespace;                   /* NULL: all namespaces */
     const char *label_selector;              /* NULL: everything */
+    const char *field_selector;              /* NULL: everything ("spec.nodeName=n1") */
     int watch_timeout_seconds;               /* 0: 300–600 s, randomised like client-go */
     unsigned backoff_min_ms, backoff_max_ms; /* 0: 200 ms / 30 s */
 };

@@ -15,6 +15,8 @@ const struct kube_resource REAPER_OVERLAYS = {"reaper.io/v1alpha1", "ReaperOverl
                                               "reaperoverlays", true};
 const struct kube_resource REAPER_DAEMONJOBS = {"reaper.io/v1alpha1", "ReaperDaemonJob",
                                                 "reaperdaemonjobs", true};
+const struct kube_resource REAPER_CHECKPOINTS = {"reaper.io/v1alpha1", "ReaperCheckpoint",
+                                                 "reapercheckpoints", true};
 
 const char *reaper_overlay_target(const json_t *ovl)
 {

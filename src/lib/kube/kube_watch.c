@@ -112,14 +112,23 @@ static int on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, cu
     return 0;
 }
 
+char *kube_selector_query(const char *label_selector, const char *field_selector)
+{
+    _cleanup_free_ char *l = label_selector ? kube_query_escape(label_selector) : NULL;
+    _cleanup_free_ char *f = field_selector ? kube_query_escape(field_selector) : NULL;
+    if (l == NULL && f == NULL)
+        return NULL;
+    return xasprintf("%s%s%s%s%s", l ? "labelSelector=" : "", l ? l : "", l && f ? "&" : "",
+                     f ? "fieldSelector=" : "", f ? f : "");
+}
+
 static char *watch_query(const struct kube_watch_opts *o)
 {
-    _cleanup_free_ char *sel = o->label_selector ? kube_query_escape(o->label_selector) : NULL;
+    _cleanup_free_ char *sel = kube_selector_query(o->label_selector, o->field_selector);
     _cleanup_free_ char *rv = o->resource_version ? kube_query_escape(o->resource_version) : NULL;
     return xasprintf("watch=1&allowWatchBookmarks=true&timeoutSeconds=%d%s%s%s%s",
                      o->timeout_seconds > 0 ? o->timeout_seconds : 300,
-                     rv ? "&resourceVersion=" : "", rv ? rv : "", sel ? "&labelSelector=" : "",
-                     sel ? sel : "");
+                     rv ? "&resourceVersion=" : "", rv ? rv : "", sel ? "&" : "", sel ? sel : "");
 }
 
 static _must_check_ int finish(struct watch_ctx *w, CURLcode cc, const char *what, rerr **err)

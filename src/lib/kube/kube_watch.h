@@ -15,6 +15,7 @@ typedef void (*kube_watch_fn)(void *ud, const char *type, json_t *obj);
 struct kube_watch_opts {
     const char *namespace;      /* NULL: all namespaces */
     const char *label_selector; /* NULL: everything */
+    const char *field_selector; /* NULL: everything ("spec.nodeName=n1") */
     const char *resource_version;
     int timeout_seconds;     /* server-side timeout; the stream ends normally after it */
     const atomic_bool *stop; /* aborts the transfer within ~1 s when set */
@@ -25,6 +26,9 @@ struct kube_watch_opts {
 _must_check_ int kube_watch(struct kube_client *c, const struct kube_resource *r,
                             const struct kube_watch_opts *o, kube_watch_fn fn, void *ud,
                             rerr **err);
+
+/* "labelSelector=...&fieldSelector=..." (escaped; either may be NULL), or NULL for none. */
+char *kube_selector_query(const char *label_selector, const char *field_selector);
 
 /* Feed one line of a watch stream (exposed for the fuzzer and unit tests). Returns 0, or
  * -EKEYEXPIRED / -EIO for an ERROR event, -EINVAL for a malformed line. */

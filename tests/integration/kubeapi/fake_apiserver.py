@@ -45,6 +45,7 @@ RESOURCES = {
     "reaperpods": ("reaper.io/v1alpha1", "ReaperPod", True, True),
     "reaperoverlays": ("reaper.io/v1alpha1", "ReaperOverlay", True, True),
     "reaperdaemonjobs": ("reaper.io/v1alpha1", "ReaperDaemonJob", True, True),
+    "reapercheckpoints": ("reaper.io/v1alpha1", "ReaperCheckpoint", True, True),
 }
 
 
@@ -120,6 +121,19 @@ def selector_matches(selector, obj):
             if term[1:] in labels:
                 return False
         elif term not in labels:
+            return False
+    return True
+
+
+def field_matches(selector, obj):
+    """fieldSelector terms "a.b=v" / "a.b==v" / "a.b!=v" over dotted paths (missing = "")."""
+    for term in filter(None, (selector or "").split(",")):
+        neg = "!=" in term
+        k, v = term.split("!=" if neg else "=", 1)
+        cur = obj
+        for part in k.split("."):
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if ((cur or "") == v.lstrip("=")) == neg:
             return False
     return True
 
@@ -246,10 +260,11 @@ class Store:
                 raise ApiError(404, "NotFound", f'{plural} "{name}" not found')
             return copy.deepcopy(obj)
 
-    def list(self, plural, ns=None, selector=None):
+    def list(self, plural, ns=None, selector=None, fields=None):
         with self.cond:
             items = [copy.deepcopy(o) for (ons, _), o in sorted(self.objects[plural].items())
-                     if (ns is None or ons == ns) and selector_matches(selector, o)]
+                     if (ns is None or ons == ns) and selector_matches(selector, o)
+                     and field_matches(fields, o)]
             return items, str(self.rv)
 
     def create(self, plural, ns, obj):
@@ -502,7 +517,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def _dispatch(self, method, plural, ns, name, sub, q, body):
         st = self.store
         if method == "GET" and name is None:
-            items, rv = st.list(plural, ns, q.get("labelSelector"))
+            items, rv = st.list(plural, ns, q.get("labelSelector"), q.get("fieldSelector"))
             with st.cond:
                 st.lists[plural] += 1
             kind = RESOURCES[plural][1] + "List"
@@ -538,7 +553,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         deadline = time.monotonic() + int(q.get("timeoutSeconds", "300"))
-        sel = q.get("labelSelector")
+        sel, fields = q.get("labelSelector"), q.get("fieldSelector")
         bookmarks = q.get("allowWatchBookmarks") == "true"
         with st.cond:
             st.watches[plural] += 1
@@ -577,7 +592,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             for etype, obj in pending:
                 if etype == "RAW":
                     self._chunk_text(obj)
-                elif selector_matches(sel, obj):
+                elif selector_matches(sel, obj) and field_matches(fields, obj):
                     self._chunk({"type": etype, "object": obj})
             pending = []
             if time.monotonic() >= deadline:
