@@ -3,6 +3,7 @@
 #include "log.h"
 #include "service.h"
 #include "shim.h"
+#include "timing.h"
 #include "util.h"
 
 #include <errno.h>
@@ -97,6 +98,7 @@ static void on_signal(struct watch *w, uint32_t events)
     struct shim_service *svc = w->data;
     struct signalfd_siginfo si;
     bool reap = false;
+    struct timing_mark t0 = timing_start();
     while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
         if (si.ssi_signo == SIGCHLD) {
             reap = true;
@@ -109,6 +111,8 @@ static void on_signal(struct watch *w, uint32_t events)
     }
     if (reap)
         tasks_reap(&svc->tasks);
+    if (reap)
+        timing_done(t0, "SIGCHLD");
     service_maybe_quit(svc);
 }
 

@@ -6,6 +6,7 @@
 #include "process.h"
 #include "service.h"
 #include "stats.h"
+#include "timing.h"
 #include "util.h"
 
 #include "cgroups_v1.pb-c.h"
@@ -618,7 +619,9 @@ void task_rpc_dispatch(struct ttrpc_conn *c, const struct ttrpc_request *req, vo
     for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
         if (strcmp(methods[i].method, req->method) == 0) {
             log_debug("rpc %s", req->method);
+            struct timing_mark t0 = timing_start();
             methods[i].fn(user, c, req);
+            timing_done(t0, req->method);
             return;
         }
     _cleanup_free_ char *msg = xasprintf("method %s", req->method);
