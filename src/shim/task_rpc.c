@@ -146,10 +146,11 @@ static void finish_delete(struct shim_service *s, struct ttrpc_conn *c, uint32_t
     service_maybe_quit(s);
 }
 
+/* Wait callers are answered first, then TaskExit is queued (as the runc shim does: the exit is
+ * set, which releases Wait, before the event is sent), then a parked Delete removes p. */
 void task_rpc_proc_finished(struct proc *p, void *user)
 {
     struct shim_service *s = user;
-    publish_exit(s, p);
     struct parked *list = p->parked, *del = NULL;
     p->parked = NULL;
     while (list) {
@@ -164,6 +165,7 @@ void task_rpc_proc_finished(struct proc *p, void *user)
         ttrpc_conn_unref(x->conn);
         free(x);
     }
+    publish_exit(s, p);
     if (del) {
         finish_delete(s, del->conn, del->stream_id, p);
         ttrpc_conn_unref(del->conn);
