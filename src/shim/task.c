@@ -100,8 +100,8 @@ static bool execs_finished(const struct task *t)
 }
 
 /* Persist the exit in state.json for `delete`/`state` after a shim restart. Done after Wait is
- * answered and TaskExit queued: the atomic write (fsync) is not on the exit-notification path,
- * and this single-threaded loop handles containerd's next request (Delete) only afterwards. */
+ * answered and TaskExit queued: the write is not on the exit-notification path, and this
+ * single-threaded loop handles containerd's next request (Delete) only afterwards. */
 static void record_exit(struct task *t, int exit_status)
 {
     rerr *err = NULL;

@@ -7,6 +7,9 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cmdline.h"
@@ -152,6 +155,40 @@ static void test_cmdline_stop_at_operand(void **state)
     assert_string_equal(argv[optind + 1], "--allow"); /* left for the command, not permuted */
 }
 
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Replaces the content whole and leaves no temp file beside it. */
+static void test_write_file_replace(void **state)
+{
+    char dir[] = "/tmp/reaper-util-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    _cleanup_free_ char *path = xasprintf("%s/state.json", dir);
+    rerr *e = NULL;
+    assert_int_equal(write_file_replace(path, "first, longer", 13, 0600, &e), 0);
+    assert_int_equal(write_file_replace(path, "second", 6, 0600, &e), 0);
+    _cleanup_free_ char *got = NULL;
+    size_t len = 0;
+    assert_int_equal(read_file(path, 100, &got, &len, &e), 0);
+    assert_int_equal(len, 6);
+    assert_string_equal(got, "second");
+    assert_int_equal(entries(dir), 1);
+    _cleanup_free_ char *missing = xasprintf("%s/no/such/dir/f", dir);
+    assert_int_equal(write_file_replace(missing, "x", 1, 0600, &e), -ENOENT);
+    rerr_free(e);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_cmdline_stop_at_operand),
         cmocka_unit_test(test_strv_split),
         cmocka_unit_test(test_dns_label_and_valid_id),
+        cmocka_unit_test(test_write_file_replace),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,14 +225,15 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, rerr **err)
+static _must_check_ int write_via_rename(const char *path, const void *data, size_t len,
+                                         mode_t mode, bool durable, rerr **err)
 {
     _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return rerr_set(err, errno, "create %s", tmp);
     int r = write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
+    if (r == 0 && durable && fsync(fd) < 0)
         r = -errno;
     if (r < 0) {
         unlink(tmp);
@@ -244,6 +245,16 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         return rerr_set(err, saved, "rename %s to %s", tmp, path);
     }
     return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, rerr **err)
+{
+    return write_via_rename(path, data, len, mode, true, err);
+}
+
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode, rerr **err)
+{
+    return write_via_rename(path, data, len, mode, false, err);
 }
 
 static _must_check_ int fds_walk_set_cloexec(int low, rerr **err)
