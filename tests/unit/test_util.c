@@ -9,6 +9,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -189,6 +190,32 @@ static void test_write_file_replace(void **state)
     rmdir(dir);
 }
 
+/* A deep call leaves filled stack pages (volatile stores: not elided); released, the deepest is
+ * no longer resident. */
+static __attribute__((noinline)) uintptr_t fill_deep_stack(void)
+{
+    volatile char deep[64 * 1024];
+    for (size_t i = 0; i < sizeof(deep); i += 64)
+        deep[i] = (char)0xaa;
+    return (uintptr_t)&deep[0];
+}
+
+static bool page_resident(uintptr_t addr)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec = 0;
+    assert_int_equal(mincore((void *)(addr & ~(uintptr_t)(page - 1)), 1, &vec), 0);
+    return vec & 1;
+}
+
+static void test_release_dead_stack(void **state)
+{
+    uintptr_t deep = fill_deep_stack();
+    assert_true(page_resident(deep));
+    release_dead_stack(128 * 1024);
+    assert_false(page_resident(deep));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_strv_split),
         cmocka_unit_test(test_dns_label_and_valid_id),
         cmocka_unit_test(test_write_file_replace),
+        cmocka_unit_test(test_release_dead_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

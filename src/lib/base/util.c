@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -394,4 +395,17 @@ uint64_t monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Nothing lives below the stack pointer (the x86-64 red zone is 128 bytes; other ABIs have
+ * none). The page we are on and the one below stay, for madvise's own frame. Below the
+ * stack's mapping madvise fails with ENOMEM after releasing the mapped part: ignored. */
+void release_dead_stack(size_t depth)
+{
+    volatile char here = 0;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t top = ((uintptr_t)&here & ~(page - 1)) - page;
+    if (depth == 0 || top < depth)
+        return;
+    IGNORE_RESULT(madvise((void *)(top - depth), depth, MADV_DONTNEED));
 }
