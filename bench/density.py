@@ -62,36 +62,42 @@ class Ceiling:
             return self.hit is not None
 
 
-REGIONS = ("binary text+rodata", "binary data+bss", "[heap]", "[stack]", "other anonymous",
-           "other")
+REGIONS = ("binary text+rodata (shared)", "binary data+bss+relocated", "[heap]", "[stack]",
+           "other anonymous", "other")
 
 
-def region_of(name, perms, binary):
-    if name == "[heap]" or name == "[stack]":
+def region_of(name, binary):
+    if name in ("[heap]", "[stack]"):
         return name
     if name == binary:
-        return "binary data+bss" if "w" in perms else "binary text+rodata"
+        return "binary text+rodata (shared)"
     if name == "":
-        return "other anonymous"  # thread stacks and malloc arenas; .bss past the file too
+        return "other anonymous"  # thread stacks; .bss past the file too (below)
     return "other"
 
 
 def smaps_regions(pid):
-    """PSS (KiB) of one process by region, from /proc/PID/smaps. The anonymous mapping right
-    after the binary's writable segment is its .bss."""
+    """PSS (KiB) of one process by region, from /proc/PID/smaps. Of the binary's mappings, the
+    privately dirtied part (.data, and what a static-pie relocates at start) counts as data;
+    the anonymous mapping right after the binary's last one is its .bss."""
     out = dict.fromkeys(REGIONS, 0)
     binary = str(pathlib.Path(f"/proc/{pid}/exe").resolve())
-    cur, prev = None, None
+    cur, prev, pss = None, None, 0
     for line in pathlib.Path(f"/proc/{pid}/smaps").read_text().splitlines():
         f = line.split()
         if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
             name = f[5] if len(f) > 5 else ""
-            cur = region_of(name, f[1], binary)
-            if cur == "other anonymous" and prev == "binary data+bss":
-                cur = "binary data+bss"
+            cur = region_of(name, binary)
+            if cur == "other anonymous" and prev == "binary text+rodata (shared)":
+                cur = "binary data+bss+relocated"
             prev = cur
         elif f and f[0] == "Pss:":
-            out[cur] += int(f[1])
+            pss = int(f[1])
+            out[cur] += pss
+        elif f and f[0] == "Private_Dirty:" and cur == "binary text+rodata (shared)":
+            dirty = min(int(f[1]), pss)
+            out[cur] -= dirty
+            out["binary data+bss+relocated"] += dirty
     return out
 
 
@@ -206,6 +212,8 @@ def print_table(res):
     row("failures", lambda x: str(x["failures"]))
     row("shim PSS sum, MiB", lambda x: f"{x['shim_pss_kib'] / 1024:.1f} ({x['shims']} shims)")
     row("shim PSS per pod, KiB", lambda x: f"{x['shim_pss_per_pod_kib']:.0f}")
+    for k in REGIONS:
+        row(f"  per shim: {k}", lambda x: f"{x['shim_pss_regions_kib'][k]:.0f}")
     row("containerd RSS, MiB (before)",
         lambda x: f"{x['containerd_rss_kib'] / 1024:.0f} ({x['containerd_rss0_kib'] / 1024:.0f})")
     row("node memory used (MemAvailable), MiB", lambda x: f"{x['node_mem_used_kib'] / 1024:.0f}")
