@@ -209,9 +209,9 @@ void tasks_reap(struct shim_tasks *ts)
             return;
         if (p == NULL)
             continue; /* an orphan re-parented to us (we are a subreaper) */
+        proc_exited(p, exit_status_from_wait(status)); /* answers Wait: logged after */
         log_debug("pid %d of %s exited: status %d", pid, p->task->id,
                   exit_status_from_wait(status));
-        proc_exited(p, exit_status_from_wait(status));
     }
 }
 
