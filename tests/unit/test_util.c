@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -216,6 +217,36 @@ static void test_release_dead_stack(void **state)
     assert_false(page_resident(deep));
 }
 
+/* In a thread with a small stack, a depth larger than the stack stops at the stack's end:
+ * the thread runs on, and memory mapped next to its stack keeps its content. */
+static void *small_stack_thread(void *arg)
+{
+    uintptr_t deep = fill_deep_stack();
+    release_dead_stack(16u << 20);
+    *(bool *)arg = !page_resident(deep);
+    return NULL;
+}
+
+static void test_release_dead_stack_stays_in_the_thread_stack(void **state)
+{
+    size_t size = 256u << 10;
+    char *mem = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    memset(mem, 0x5a, size); /* below the stack */
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstack(&a, mem + size, size);
+    bool released = false;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &a, small_stack_thread, &released), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&a);
+    assert_true(released);
+    for (size_t i = 0; i < size; i += 4096)
+        assert_int_equal(mem[i], 0x5a);
+    munmap(mem, 2 * size);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +258,7 @@ int main(void)
         cmocka_unit_test(test_dns_label_and_valid_id),
         cmocka_unit_test(test_write_file_replace),
         cmocka_unit_test(test_release_dead_stack),
+        cmocka_unit_test(test_release_dead_stack_stays_in_the_thread_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

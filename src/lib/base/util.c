@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/close_range.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -397,15 +398,40 @@ uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The lowest address of the calling thread's stack (for the main thread: as far as it may
+ * grow, short of the mapping below it), looked up once per thread; 0 if unknown. */
+static uintptr_t stack_low(void)
+{
+    static __thread uintptr_t low;
+    static __thread bool known;
+    if (!known) {
+        pthread_attr_t a;
+        void *addr = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            if (pthread_attr_getstack(&a, &addr, &size) == 0)
+                low = (uintptr_t)addr;
+            pthread_attr_destroy(&a);
+        }
+        known = true;
+    }
+    return low;
+}
+
 /* Nothing lives below the stack pointer (the x86-64 red zone is 128 bytes; other ABIs have
- * none). The page we are on and the one below stay, for madvise's own frame. Below the
- * stack's mapping madvise fails with ENOMEM after releasing the mapped part: ignored. */
+ * none). The page we are on and the one below stay, for madvise's own frame; the range never
+ * reaches below the thread's own stack. Where the main stack has not grown to yet, madvise
+ * fails with ENOMEM after releasing the mapped part: ignored. */
 void release_dead_stack(size_t depth)
 {
     volatile char here = 0;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t top = ((uintptr_t)&here & ~(page - 1)) - page;
-    if (depth == 0 || top < depth)
+    uintptr_t low = stack_low();
+    if (low == 0 || top <= low)
         return;
-    IGNORE_RESULT(madvise((void *)(top - depth), depth, MADV_DONTNEED));
+    uintptr_t from = top - low > depth ? top - depth : low;
+    from = (from + page - 1) & ~(page - 1);
+    if (from < top)
+        IGNORE_RESULT(madvise((void *)from, top - from, MADV_DONTNEED));
 }
