@@ -193,12 +193,12 @@ static void test_write_file_replace(void **state)
 
 /* A deep call leaves filled stack pages (volatile stores: not elided); released, the deepest is
  * no longer resident. */
-static __attribute__((noinline)) uintptr_t fill_deep_stack(void)
+static __attribute__((noinline)) void fill_deep_stack(uintptr_t *where)
 {
     volatile char deep[64 * 1024];
     for (size_t i = 0; i < sizeof(deep); i += 64)
         deep[i] = (char)0xaa;
-    return (uintptr_t)&deep[0];
+    *where = (uintptr_t)&deep[0]; /* an address to test, never dereferenced */
 }
 
 static bool page_resident(uintptr_t addr)
@@ -211,7 +211,8 @@ static bool page_resident(uintptr_t addr)
 
 static void test_release_dead_stack(void **state)
 {
-    uintptr_t deep = fill_deep_stack();
+    uintptr_t deep = 0;
+    fill_deep_stack(&deep);
     assert_true(page_resident(deep));
     release_dead_stack(128 * 1024);
     assert_false(page_resident(deep));
@@ -221,7 +222,8 @@ static void test_release_dead_stack(void **state)
  * the thread runs on, and memory mapped next to its stack keeps its content. */
 static void *small_stack_thread(void *arg)
 {
-    uintptr_t deep = fill_deep_stack();
+    uintptr_t deep = 0;
+    fill_deep_stack(&deep);
     release_dead_stack(16u << 20);
     *(bool *)arg = !page_resident(deep);
     return NULL;
