@@ -424,9 +424,10 @@ static uintptr_t stack_low(void)
  * fails with ENOMEM after releasing the mapped part: ignored. */
 void release_dead_stack(size_t depth)
 {
-    volatile char here = 0;
+    /* The frame, not a local's address: ASan may keep locals on a fake stack in the heap. */
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t top = ((uintptr_t)&here & ~(page - 1)) - page;
+    uintptr_t top = (here & ~(page - 1)) - page;
     uintptr_t low = stack_low();
     if (low == 0 || top <= low)
         return;
