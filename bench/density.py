@@ -14,6 +14,7 @@ import argparse
 import datetime
 import json
 import pathlib
+import re
 import sys
 import tempfile
 import threading
@@ -59,6 +60,59 @@ class Ceiling:
                     and mem_available_kib() < self.min_avail_kib):
                 self.hit = f"memory ceiling: MemAvailable < {self.min_avail_kib // 1048576} GiB"
             return self.hit is not None
+
+
+REGIONS = ("binary text+rodata (shared)", "binary data+bss+relocated", "[heap]", "[stack]",
+           "other anonymous", "other")
+
+
+def region_of(name, binary):
+    if name in ("[heap]", "[stack]"):
+        return name
+    if name == binary:
+        return "binary text+rodata (shared)"
+    if name == "":
+        return "other anonymous"  # thread stacks; .bss past the file too (below)
+    return "other"
+
+
+def smaps_regions(pid):
+    """PSS (KiB) of one process by region, from /proc/PID/smaps. Of the binary's mappings, the
+    privately dirtied part (.data, and what a static-pie relocates at start) counts as data;
+    the anonymous mapping right after the binary's last one is its .bss."""
+    out = dict.fromkeys(REGIONS, 0)
+    binary = str(pathlib.Path(f"/proc/{pid}/exe").resolve())
+    cur, prev, pss = None, None, 0
+    for line in pathlib.Path(f"/proc/{pid}/smaps").read_text().splitlines():
+        f = line.split()
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            name = f[5] if len(f) > 5 else ""
+            cur = region_of(name, binary)
+            if cur == "other anonymous" and prev == "binary text+rodata (shared)":
+                cur = "binary data+bss+relocated"
+            prev = cur
+        elif f and f[0] == "Pss:":
+            pss = int(f[1])
+            out[cur] += pss
+        elif f and f[0] == "Private_Dirty:" and cur == "binary text+rodata (shared)":
+            dirty = min(int(f[1]), pss)
+            out[cur] -= dirty
+            out["binary data+bss+relocated"] += dirty
+    return out
+
+
+def pss_breakdown(pids):
+    """Mean PSS per process by region (KiB), over the processes still there."""
+    total, n = dict.fromkeys(REGIONS, 0), 0
+    for p in pids:
+        try:
+            one = smaps_regions(p)
+        except OSError:
+            continue
+        n += 1
+        for k, v in one.items():
+            total[k] += v
+    return {k: v / max(n, 1) for k, v in total.items()}
 
 
 def start_pods(cri, rt, n, clients, ceiling):
@@ -115,10 +169,13 @@ def measure(ctd, cri, rt, n, clients, ceiling):
            "stopped_by": ceiling.hit, "failures": no_pod + len(pods) - running,
            "failure_samples": errors[:3], "shims": len(shims), "shim_pss_kib": pss,
            "shim_pss_per_pod_kib": pss / max(len(pods), 1),
+           "shim_pss_regions_kib": pss_breakdown(shims),
            "containerd_rss_kib": rss_kib(ctd.proc.pid), "containerd_rss0_kib": ctd_rss0,
            "node_mem_used_kib": avail0 - mem_available_kib(), "shim_cpu_s": cpu_seconds(shims)}
     print(f"  {rt}: {running}/{len(pods)} running in {started:.1f} s"
           f"{', stopped by ' + ceiling.hit if ceiling.hit else ''}; tearing down", flush=True)
+    print(f"  {rt}: PSS per shim by region, KiB: " + ", ".join(
+        f"{k} {v:.0f}" for k, v in out["shim_pss_regions_kib"].items()), flush=True)
     t0 = time.monotonic()
     teardown_failures = []
 
@@ -155,6 +212,8 @@ def print_table(res):
     row("failures", lambda x: str(x["failures"]))
     row("shim PSS sum, MiB", lambda x: f"{x['shim_pss_kib'] / 1024:.1f} ({x['shims']} shims)")
     row("shim PSS per pod, KiB", lambda x: f"{x['shim_pss_per_pod_kib']:.0f}")
+    for k in REGIONS:
+        row(f"  per shim: {k}", lambda x: f"{x['shim_pss_regions_kib'][k]:.0f}")
     row("containerd RSS, MiB (before)",
         lambda x: f"{x['containerd_rss_kib'] / 1024:.0f} ({x['containerd_rss0_kib'] / 1024:.0f})")
     row("node memory used (MemAvailable), MiB", lambda x: f"{x['node_mem_used_kib'] / 1024:.0f}")

@@ -17,10 +17,11 @@
 #include "ttrpc.h"
 #include "util.h"
 
-#define EVENTS_SERVICE   "containerd.services.events.ttrpc.v1.Events"
-#define FORWARD_TIMEOUT  5000 /* ms, as the Go shim */
-#define FORWARD_ATTEMPTS 6    /* the first try and 5 retries */
-#define BACKOFF_FIRST_MS 50
+#define EVENTS_SERVICE        "containerd.services.events.ttrpc.v1.Events"
+#define FORWARD_TIMEOUT       5000 /* ms, as the Go shim */
+#define FORWARD_ATTEMPTS      6    /* the first try and 5 retries */
+#define BACKOFF_FIRST_MS      50
+#define PUBLISHER_STACK_DEPTH (64u << 10)
 
 struct event_item {
     struct event_item *next;
@@ -146,6 +147,7 @@ static void *publisher_main(void *arg)
     while ((it = next_item(ev))) {
         forward(ev, it);
         item_free(it);
+        release_dead_stack(PUBLISHER_STACK_DEPTH); /* it sleeps in next_item most of its life */
     }
     ttrpc_client_close(ev->cl);
     ev->cl = NULL;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "shim.h"
+#include "timing.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,13 @@ static _must_check_ int run(const struct shim_opts *o, const struct reaper_confi
         return shim_delete(o, cfg, err);
     return rerr_setx(err, 22, "unknown action %s (want start or delete)",
                      o->action ? o->action : "(none)");
+}
+
+/* Timing lines of the start/delete commands go to the shim log: their stderr is containerd's. */
+static void timing_log_to_file(const struct reaper_config *cfg)
+{
+    if (timing_on() && cfg->shim_log)
+        IGNORE_RESULT(log_init("reaper-shim", cfg->shim_log, false, LOG_LVL_INFO));
 }
 
 int main(int argc, char **argv)
@@ -36,9 +44,15 @@ int main(int argc, char **argv)
         shim_opts_free(&o);
         return 0;
     }
+    timing_init();
+    struct timing_mark t0 = timing_start();
     int r = config_load(&cfg, NULL, environ, &err);
-    if (r == 0)
+    if (r == 0) {
+        timing_log_to_file(&cfg);
         r = run(&o, &cfg, &err);
+    }
+    if (r == 0 && o.action)
+        timing_done(t0, o.action);
     if (r < 0)
         fprintf(stderr, "containerd-shim-reaper-v2: %s\n", rerr_msg(err));
     config_free(&cfg);

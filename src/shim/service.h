@@ -25,6 +25,8 @@ struct shim_service {
 void task_rpc_dispatch(struct ttrpc_conn *c, const struct ttrpc_request *req, void *user);
 /* Hook: a process finished (answer parked Wait/Delete, publish TaskExit). */
 void task_rpc_proc_finished(struct proc *p, void *user);
+/* Give freed heap pages back to the kernel (after the RPCs that parse specs). */
+void shim_release_memory(void);
 /* Quit once no task is left and containerd asked us to shut down. */
 void service_maybe_quit(struct shim_service *s);
 

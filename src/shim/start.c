@@ -180,7 +180,7 @@ int shim_start(const struct shim_opts *o, const struct reaper_config *cfg, rerr 
     int fd = claim_socket(path, err);
     if (fd < 0 && fd != -EADDRINUSE)
         return rerr_wrap(err, "start %s", o->id);
-    int r = write_file_atomic(address_file, address, strlen(address), 0644, err);
+    int r = write_file_replace(address_file, address, strlen(address), 0644, err);
     if (r == 0 && fd >= 0)
         r = daemonize(o, cfg, fd, path, err);
     if (fd >= 0)

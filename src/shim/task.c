@@ -101,8 +101,8 @@ static bool execs_finished(const struct task *t)
 }
 
 /* Persist the exit in state.json for `delete`/`state` after a shim restart. Done after Wait is
- * answered and TaskExit queued: the atomic write (fsync) is not on the exit-notification path,
- * and this single-threaded loop handles containerd's next request (Delete) only afterwards. */
+ * answered and TaskExit queued: the write is not on the exit-notification path, and this
+ * single-threaded loop handles containerd's next request (Delete) only afterwards. */
 static void record_exit(struct task *t, int exit_status)
 {
     rerr *err = NULL;
@@ -210,9 +210,9 @@ void tasks_reap(struct shim_tasks *ts)
             return;
         if (p == NULL)
             continue; /* an orphan re-parented to us (we are a subreaper) */
+        proc_exited(p, exit_status_from_wait(status)); /* answers Wait: logged after */
         log_debug("pid %d of %s exited: status %d", pid, p->task->id,
                   exit_status_from_wait(status));
-        proc_exited(p, exit_status_from_wait(status));
     }
 }
 

@@ -7,6 +7,7 @@
 #include "process.h"
 #include "service.h"
 #include "stats.h"
+#include "timing.h"
 #include "util.h"
 
 #include "cgroups_v1.pb-c.h"
@@ -146,10 +147,11 @@ static void finish_delete(struct shim_service *s, struct ttrpc_conn *c, uint32_t
     service_maybe_quit(s);
 }
 
+/* Wait callers are answered first, then TaskExit is queued (as the runc shim does: the exit is
+ * set, which releases Wait, before the event is sent), then a parked Delete removes p. */
 void task_rpc_proc_finished(struct proc *p, void *user)
 {
     struct shim_service *s = user;
-    publish_exit(s, p);
     struct parked *list = p->parked, *del = NULL;
     p->parked = NULL;
     while (list) {
@@ -164,6 +166,7 @@ void task_rpc_proc_finished(struct proc *p, void *user)
         ttrpc_conn_unref(x->conn);
         free(x);
     }
+    publish_exit(s, p);
     if (del) {
         finish_delete(s, del->conn, del->stream_id, p);
         ttrpc_conn_unref(del->conn);
@@ -631,16 +634,17 @@ static void rpc_shutdown(struct shim_service *s, struct ttrpc_conn *c,
 static const struct {
     const char *method;
     rpc_fn fn;
+    bool trim; /* allocates and frees much (parses a spec, starts a process): trim after */
 } methods[] = {
-    {"Create", rpc_create},     {"Start", rpc_start},
-    {"Delete", rpc_delete},     {"State", rpc_state},
-    {"Pids", rpc_pids},         {"Pause", rpc_pause},
-    {"Resume", rpc_resume},     {"Checkpoint", rpc_checkpoint},
-    {"Kill", rpc_kill},         {"Exec", rpc_exec},
-    {"ResizePty", rpc_resize},  {"CloseIO", rpc_close_io},
-    {"Update", rpc_update},     {"Wait", rpc_wait},
-    {"Stats", rpc_stats},       {"Connect", rpc_connect},
-    {"Shutdown", rpc_shutdown},
+    {"Create", rpc_create, true},      {"Start", rpc_start, true},
+    {"Delete", rpc_delete, true},      {"State", rpc_state, false},
+    {"Pids", rpc_pids, false},         {"Pause", rpc_pause, false},
+    {"Resume", rpc_resume, false},     {"Checkpoint", rpc_checkpoint, false},
+    {"Kill", rpc_kill, false},         {"Exec", rpc_exec, false},
+    {"ResizePty", rpc_resize, false},  {"CloseIO", rpc_close_io, false},
+    {"Update", rpc_update, false},     {"Wait", rpc_wait, false},
+    {"Stats", rpc_stats, false},       {"Connect", rpc_connect, false},
+    {"Shutdown", rpc_shutdown, false},
 };
 
 void task_rpc_dispatch(struct ttrpc_conn *c, const struct ttrpc_request *req, void *user)
@@ -654,7 +658,11 @@ void task_rpc_dispatch(struct ttrpc_conn *c, const struct ttrpc_request *req, vo
     for (size_t i = 0; i < ARRAY_SIZE(methods); i++)
         if (strcmp(methods[i].method, req->method) == 0) {
             log_debug("rpc %s", req->method);
+            struct timing_mark t0 = timing_start();
             methods[i].fn(user, c, req);
+            if (methods[i].trim) /* after the reply: not on the client's path */
+                shim_release_memory();
+            timing_done(t0, req->method);
             return;
         }
     _cleanup_free_ char *msg = xasprintf("method %s", req->method);

@@ -13,7 +13,8 @@
 #include "ttrpc.h"
 #include "util.h"
 
-#define READ_CHUNK (64u << 10)
+/* Most requests and replies are well under a page; a bigger frame grows the buffer to fit. */
+#define READ_CHUNK 4096u
 
 struct bytes {
     uint8_t *data;
@@ -33,6 +34,14 @@ struct ttrpc_conn {
     struct bytes out;
     size_t out_off; /* bytes of out already written */
 };
+
+/* An idle connection holds no buffer: a pod's shim keeps one connection per container open
+ * for its whole life, and their buffers would be resident memory of every pod. */
+static void bytes_release(struct bytes *b)
+{
+    free(b->data);
+    *b = (struct bytes){0};
+}
 
 static void bytes_reserve(struct bytes *b, size_t need)
 {
@@ -124,7 +133,8 @@ static _must_check_ int flush_out(struct ttrpc_conn *c)
         }
         c->out_off += (size_t)n;
     }
-    c->out_off = c->out.len = 0;
+    c->out_off = 0;
+    bytes_release(&c->out);
     return 0;
 }
 
@@ -226,11 +236,15 @@ static _must_check_ int read_available(struct ttrpc_conn *c)
         ssize_t n = recv(c->fd, c->in.data + c->in.len, c->in.cap - c->in.len, MSG_DONTWAIT);
         if (n == 0)
             return -EPIPE;
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (c->in.len == 0)
+                bytes_release(&c->in);
+            return 0;
         }
+        if (n < 0)
+            return -errno;
         c->in.len += (size_t)n;
         int r = consume_input(c);
         if (r < 0 || c->closed)

@@ -7,6 +7,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <dirent.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "cleanup.h"
 #include "cmdline.h"
@@ -152,6 +157,100 @@ static void test_cmdline_stop_at_operand(void **state)
     assert_string_equal(argv[optind + 1], "--allow"); /* left for the command, not permuted */
 }
 
+static int entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        n += de->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Replaces the content whole and leaves no temp file beside it. */
+static void test_write_file_replace(void **state)
+{
+    char dir[] = "/tmp/reaper-util-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    _cleanup_free_ char *path = xasprintf("%s/state.json", dir);
+    rerr *e = NULL;
+    assert_int_equal(write_file_replace(path, "first, longer", 13, 0600, &e), 0);
+    assert_int_equal(write_file_replace(path, "second", 6, 0600, &e), 0);
+    _cleanup_free_ char *got = NULL;
+    size_t len = 0;
+    assert_int_equal(read_file(path, 100, &got, &len, &e), 0);
+    assert_int_equal(len, 6);
+    assert_string_equal(got, "second");
+    assert_int_equal(entries(dir), 1);
+    _cleanup_free_ char *missing = xasprintf("%s/no/such/dir/f", dir);
+    assert_int_equal(write_file_replace(missing, "x", 1, 0600, &e), -ENOENT);
+    rerr_free(e);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A deep call leaves filled stack pages (volatile stores: not elided); released, the deepest is
+ * no longer resident. */
+/* Not instrumented: with ASan's detect_stack_use_after_return the array would live on a fake
+ * stack in the heap. */
+static __attribute__((noinline, no_sanitize("address"))) void fill_deep_stack(uintptr_t *where)
+{
+    volatile char deep[64 * 1024];
+    for (size_t i = 0; i < sizeof(deep); i += 64)
+        deep[i] = (char)0xaa;
+    *where = (uintptr_t)&deep[0]; /* an address to test, never dereferenced */
+}
+
+static bool page_resident(uintptr_t addr)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char vec = 0;
+    assert_int_equal(mincore((void *)(addr & ~(uintptr_t)(page - 1)), 1, &vec), 0);
+    return vec & 1;
+}
+
+static void test_release_dead_stack(void **state)
+{
+    uintptr_t deep = 0;
+    fill_deep_stack(&deep);
+    assert_true(page_resident(deep));
+    release_dead_stack(128 * 1024);
+    assert_false(page_resident(deep));
+}
+
+/* In a thread with a small stack, a depth larger than the stack stops at the stack's end:
+ * the thread runs on, and memory mapped next to its stack keeps its content. */
+static void *small_stack_thread(void *arg)
+{
+    uintptr_t deep = 0;
+    fill_deep_stack(&deep);
+    release_dead_stack(16u << 20);
+    *(bool *)arg = !page_resident(deep);
+    return NULL;
+}
+
+static void test_release_dead_stack_stays_in_the_thread_stack(void **state)
+{
+    size_t size = 256u << 10;
+    char *mem = mmap(NULL, 2 * size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(mem != MAP_FAILED);
+    memset(mem, 0x5a, size); /* below the stack */
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstack(&a, mem + size, size);
+    bool released = false;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, &a, small_stack_thread, &released), 0);
+    pthread_join(t, NULL);
+    pthread_attr_destroy(&a);
+    assert_true(released);
+    for (size_t i = 0; i < size; i += 4096)
+        assert_int_equal(mem[i], 0x5a);
+    munmap(mem, 2 * size);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -161,6 +260,9 @@ int main(void)
         cmocka_unit_test(test_cmdline_stop_at_operand),
         cmocka_unit_test(test_strv_split),
         cmocka_unit_test(test_dns_label_and_valid_id),
+        cmocka_unit_test(test_write_file_replace),
+        cmocka_unit_test(test_release_dead_stack),
+        cmocka_unit_test(test_release_dead_stack_stays_in_the_thread_stack),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

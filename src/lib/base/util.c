@@ -6,11 +6,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <linux/close_range.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -234,14 +236,15 @@ int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, rerr **err)
+static _must_check_ int write_via_rename(const char *path, const void *data, size_t len,
+                                         mode_t mode, bool durable, rerr **err)
 {
     _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int)getpid());
     _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
     if (fd < 0)
         return rerr_set(err, errno, "create %s", tmp);
     int r = write_all(fd, data, len);
-    if (r == 0 && fsync(fd) < 0)
+    if (r == 0 && durable && fsync(fd) < 0)
         r = -errno;
     if (r < 0) {
         unlink(tmp);
@@ -253,6 +256,16 @@ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mod
         return rerr_set(err, saved, "rename %s to %s", tmp, path);
     }
     return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, rerr **err)
+{
+    return write_via_rename(path, data, len, mode, true, err);
+}
+
+int write_file_replace(const char *path, const void *data, size_t len, mode_t mode, rerr **err)
+{
+    return write_via_rename(path, data, len, mode, false, err);
 }
 
 static _must_check_ int fds_walk_set_cloexec(int low, rerr **err)
@@ -392,4 +405,43 @@ uint64_t monotonic_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The lowest address of the calling thread's stack (for the main thread: as far as it may
+ * grow, short of the mapping below it), looked up once per thread; 0 if unknown. */
+static uintptr_t stack_low(void)
+{
+    static __thread uintptr_t low;
+    static __thread bool known;
+    if (!known) {
+        pthread_attr_t a;
+        void *addr = NULL;
+        size_t size = 0;
+        if (pthread_getattr_np(pthread_self(), &a) == 0) {
+            if (pthread_attr_getstack(&a, &addr, &size) == 0)
+                low = (uintptr_t)addr;
+            pthread_attr_destroy(&a);
+        }
+        known = true;
+    }
+    return low;
+}
+
+/* Nothing lives below the stack pointer (the x86-64 red zone is 128 bytes; other ABIs have
+ * none). The page we are on and the one below stay, for madvise's own frame; the range never
+ * reaches below the thread's own stack. Where the main stack has not grown to yet, madvise
+ * fails with ENOMEM after releasing the mapped part: ignored. */
+void release_dead_stack(size_t depth)
+{
+    /* The frame, not a local's address: ASan may keep locals on a fake stack in the heap. */
+    uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t top = (here & ~(page - 1)) - page;
+    uintptr_t low = stack_low();
+    if (low == 0 || top <= low)
+        return;
+    uintptr_t from = top - low > depth ? top - depth : low;
+    from = (from + page - 1) & ~(page - 1);
+    if (from < top)
+        IGNORE_RESULT(madvise((void *)from, top - from, MADV_DONTNEED));
 }

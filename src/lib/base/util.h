@@ -46,8 +46,17 @@ _must_check_ int read_fd_all(int fd, size_t max, char **out, size_t *len, rerr *
 /* Write via a temp file in the same directory + fsync + rename: readers never see half a file. */
 _must_check_ int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
                                    rerr **err);
+/* The same without the fsync, for runtime state that describes live processes: no reader ever
+ * sees half a file, but after a power loss the file may be old or empty (as the processes it
+ * describes are gone then, its readers treat it as stale anyway). fsync costs 1-5 ms. */
+_must_check_ int write_file_replace(const char *path, const void *data, size_t len, mode_t mode,
+                                    rerr **err);
 _must_check_ int write_all(int fd, const void *buf, size_t len);
 _must_check_ int mkdir_p(const char *path, mode_t mode, rerr **err);
+/* Give back to the kernel up to depth bytes of the calling thread's stack below the caller's
+ * frame: a long-lived thread that once ran deep (a create, a log line) keeps those pages
+ * resident otherwise. They come back as zero pages if the stack grows again. */
+void release_dead_stack(size_t depth);
 /* Mark every fd >= low close-on-exec: close_range(CLOSE_RANGE_CLOEXEC) (Linux 5.11), else
  * (an older kernel, or a seccomp filter denying it) each fd listed in /proc/self/fd. */
 _must_check_ int fds_set_cloexec_from(int low, rerr **err);

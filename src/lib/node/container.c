@@ -83,7 +83,7 @@ static _must_check_ int seccomp_for_init(const struct reaper_config *cfg, const 
     _cleanup_free_ char *path = state_file(cfg->runtime_root, id, SECCOMP_FILE);
     size_t len = 0;
     _cleanup_free_ char *blob = seccomp_prog_serialize(prog, &len);
-    return write_file_atomic(path, blob, len, 0600, err);
+    return write_file_replace(path, blob, len, 0600, err);
 }
 
 /* The filter an exec inherits from its container, if the container has one. */
@@ -110,7 +110,7 @@ static _must_check_ int write_pid_file(const char *path, pid_t pid, rerr **err)
         return 0;
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "%d", (int)pid);
-    return write_file_atomic(path, buf, (size_t)n, 0644, err);
+    return write_file_replace(path, buf, (size_t)n, 0644, err);
 }
 
 /* Either the caller's connected socket, or a connection to the path; *owned is ours to close. */

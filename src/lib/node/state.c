@@ -165,7 +165,7 @@ int state_save(const char *root, const struct container_state *st, rerr **err)
         return rerr_set(err, errno, "mkdir %s", dir);
     _cleanup_free_ char *path = xasprintf("%s/" STATE_FILE, dir);
     _cleanup_free_ char *json = state_to_json(st);
-    return write_file_atomic(path, json, strlen(json), 0600, err);
+    return write_file_replace(path, json, strlen(json), 0600, err); /* runtime state */
 }
 
 int state_load(const char *root, const char *id, struct container_state **out, rerr **err)
