@@ -234,7 +234,7 @@ static _must_check_ int check_container(struct agent *a, const json_t *obj, cons
         return r;
     *reason = "NotReaperContainer";
     struct container_state *st = NULL;
-    if ((r = state_load(a->cfg.runtime_root, t->id, &st, err)) < 0)
+    if (state_load(a->cfg.runtime_root, t->id, &st, err) < 0)
         return rerr_wrap(err, "not a Reaper container on node %s (runtime root %s)", a->o.node_name,
                          a->cfg.runtime_root);
     enum container_status live = state_live_status(st);

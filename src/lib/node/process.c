@@ -290,7 +290,7 @@ static _must_check_ int exec_fits(const struct oci_process *p, const char *path,
         limit = rl.rlim_cur / 4;
     if (limit < 128ull << 10)
         limit = 128ull << 10;
-    size_t nargs, nenv;
+    size_t nargs = 0, nenv = 0;
     uint64_t bytes = strlen(path) + 1;
     int r = exec_strings(p->args, "process.args", &nargs, &bytes, err);
     if (r == 0)
