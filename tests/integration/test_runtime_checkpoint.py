@@ -197,10 +197,9 @@ def test_restore_into_a_new_overlay_namespace(rt, criu):
     nothing_left(rt, "c2")
 
 
-def test_volume_survives_restore(rt, criu):
-    """A bind-mounted volume is bound back from the host (--external mnt[]): the restored
-    process keeps writing into the same host directory."""
-    vol = rt.host / "vol"
+def volume_counter(rt, criu, vol):
+    """A counter writing /data/counter on a volume bound from vol, checkpointed (killed) and
+    deleted."""
     vol.mkdir()
     mounts = [{"destination": "/data", "type": "bind", "source": str(vol),
                "options": ["rbind", "rw"]}]
@@ -210,7 +209,15 @@ def test_volume_survives_restore(rt, criu):
     assert reap_dumped(rt, img) == 137
     c.out.wait(lambda o: o.eof)
     rt.cli("delete", "c1")
-    _, new = restore(rt, "c2", img, c.bundle)
+    meta = json.loads((img / "reaper-checkpoint.json").read_text())
+    assert meta["external_mounts"] == ["/data"]
+    return c, img, mounts
+
+
+def restored_volume_counter_continues(rt, c, img, bundle, vol):
+    """Restore c2 from img with bundle and kill it: the counter went on without a gap or repeat
+    on stdout and in vol/counter (the restored process wrote on into vol)."""
+    _, new = restore(rt, "c2", img, bundle)
     new.wait(lambda o: len(o.lines) >= 5)
     rt.cli("kill", "c2", "KILL")
     assert rt.wait_exit(c.pid) == 137
@@ -222,6 +229,44 @@ def test_volume_survives_restore(rt, criu):
     assert len(in_volume) >= after[-1] - 1
     rt.cli("delete", "c2")
     nothing_left(rt, "c2")
+
+
+def test_volume_survives_restore(rt, criu):
+    """A bind-mounted volume is bound back from the host: the restored process keeps writing
+    into the same host directory."""
+    vol = rt.host / "vol"
+    c, img, _ = volume_counter(rt, criu, vol)
+    restored_volume_counter_continues(rt, c, img, c.bundle, vol)
+
+
+def test_restore_binds_volumes_from_the_new_bundle(rt, criu):
+    """As in a new pod (or on another node): the checkpointed container's volume directory is
+    gone, its contents copied elsewhere; the restore binds /data from the source the NEW
+    bundle gives, and the counter continues there."""
+    old = rt.host / "vol"
+    c, img, mounts = volume_counter(rt, criu, old)
+    moved = rt.host / "moved-vol"
+    shutil.copytree(old, moved)
+    shutil.rmtree(old)
+    bundle = rt.bundle(["sh", "-c", "echo fresh start"], mounts=[{**mounts[0],
+                                                                 "source": str(moved)}])
+    restored_volume_counter_continues(rt, c, img, bundle, moved)
+    assert not old.exists()
+
+
+def test_restore_without_a_checkpointed_mount_fails_clean(rt, criu):
+    """The new bundle has no mount on a destination the checkpoint had one on: the restore
+    fails naming it, before CRIU runs, and leaves nothing."""
+    c, img, _ = volume_counter(rt, criu, rt.host / "vol")
+    bundle = rt.bundle(["sh", "-c", "echo fresh start"])
+    p, out = restore(rt, "c2", img, bundle, check=False)
+    assert p.returncode == 1
+    assert "bind mount on /data" in p.stderr and f"{bundle}" in p.stderr, p.stderr
+    assert not (img / "restore.log").exists()  # CRIU never ran
+    out.wait(lambda o: o.eof)
+    assert out.lines == []  # never started fresh
+    nothing_left(rt, "c2")
+    assert c.pids() == set()
 
 
 def test_leave_running_then_restore_in_foreground(rt, criu):

@@ -24,7 +24,7 @@ import grpc
 import pytest
 
 from harness import tasks_api
-from harness.mounts import mounts_under
+from harness.mounts import mount_table, mounts_under, unescape
 from harness.procs import alive, descendants, with_environ
 from harness.wait import wait_for
 from shimutil import REAPER, ctr_cmd, task_pid, task_status
@@ -311,9 +311,10 @@ def test_ctr_restore_failure_leaves_nothing(ckd, test_image, tmp_path):
 # ---- CRI ----
 def checkpointed_counter(ckd, cri, image, keep_log=False):
     """A counter pod checkpointed the way a ReaperCheckpoint does it on the node: dumped with
-    exit into image, its CRI log kept there as container.log (keep_log). The pod stays (its
-    container exited): the restore binds the checkpointed container's per-pod files (hostname,
-    hosts, resolv.conf, /dev/shm) from where they were. Returns the counter values it logged."""
+    exit into image, its CRI log kept there as container.log (keep_log). The pod is then stopped
+    and removed, as Kybernate does (and as on another node): the restore binds the per-pod files
+    (hostname, hosts, resolv.conf, /dev/shm) from the NEW pod's. Returns the counter values it
+    logged."""
     src = cri.run_pod(f"ck-src-{uuid.uuid4().hex[:6]}", runtime_handler=H)
     cid = cri.run_container(src, "counter", command=["sh", "-c", COUNTER])
     cri.wait_log(src, "counter", 5)
@@ -324,6 +325,9 @@ def checkpointed_counter(ckd, cri, image, keep_log=False):
     assert_consecutive(values, "before the checkpoint")
     if keep_log:
         shutil.copy(cri.log_file(src, "counter"), image / "container.log")
+    cri.stop_pod(src)
+    cri.remove_pod(src)
+    assert src.id not in [p.id for p in cri.list_pods()]
     return values
 
 
@@ -346,6 +350,12 @@ def test_cri_restore_from_env_replays_log_and_is_a_normal_container(ckd, cri, tm
     assert stats.attributes.id == new
     pid = task_pid_in(ckd, new, "k8s.io")
     assert pid in ctr_ps(ckd, new, namespace="k8s.io")
+    # Its per-pod files are bound from the new pod's sandbox (the checkpointed pod is gone).
+    seen = {mp: f for mp, f in mount_table(pid)}  # the last mount on each point
+    for dest in ("/etc/hostname", "/etc/hosts"):
+        assert dst.id in unescape(seen[dest][3]), (dest, seen[dest])
+    shm = [f[2] for mp, f in mount_table() if mp.endswith(f"/sandboxes/{dst.id}/shm")]
+    assert shm == [seen["/dev/shm"][2]], (shm, seen["/dev/shm"])  # the new pod's tmpfs
 
     ckd.restart()  # containerd goes away and comes back: the restored task is kept
     st = cri.container_status(new)

@@ -14,6 +14,7 @@
 #include "assert_contains.h"
 #include "checkpoint.h"
 #include "checkpoint_meta.h"
+#include "ckpt_mounts.h"
 #include "cleanup.h"
 #include "config.h"
 #include "criu.h"
@@ -55,6 +56,37 @@ static void test_dump_argv_options(void **state)
     assert_string_equal(s, "criu dump -t 7 -D /img -W /work -o dump.log -v4 --external mnt[] "
                            "--manage-cgroups=ignore --tcp-established --file-locks "
                            "--ext-unix-sk --leave-running");
+}
+
+/* Each bind mount is stored keyed by its destination. */
+static void test_dump_argv_ext_mounts(void **state)
+{
+    char *mounts[] = {"/etc/hostname", "/dev/shm", NULL};
+    struct criu_dump_params p = {
+        .criu = "criu", .pid = 7, .image_dir = "/img", .opts = NULL, .ext_mounts = mounts};
+    _cleanup_strv_ char **v = criu_dump_argv(&p);
+    _cleanup_free_ char *s = joined(v);
+    assert_string_equal(s, "criu dump -t 7 -D /img -W /img -o dump.log -v4 --external mnt[] "
+                           "--manage-cgroups=ignore --external mnt[/etc/hostname]:/etc/hostname "
+                           "--external mnt[/dev/shm]:/dev/shm");
+}
+
+/* ... and bound back from the source given for that key. */
+static void test_restore_argv_ext_mounts(void **state)
+{
+    struct kv mounts[] = {{"/etc/hostname", "/new/pod/hostname"}, {"/dev/shm", "/new/pod/shm"}};
+    struct criu_restore_params p = {.criu = "c",
+                                    .image_dir = "/i",
+                                    .root = "/r",
+                                    .pidfile = "/p",
+                                    .ext_mounts = mounts,
+                                    .n_ext_mounts = 2};
+    _cleanup_strv_ char **v = criu_restore_argv(&p);
+    _cleanup_free_ char *s = joined(v);
+    assert_string_equal(s, "c restore -D /i -W /i -o restore.log -v4 --external mnt[] "
+                           "--manage-cgroups=ignore --root /r --pidfile /p --restore-detached "
+                           "--restore-sibling --external mnt[/etc/hostname]:/new/pod/hostname "
+                           "--external mnt[/dev/shm]:/new/pod/shm");
 }
 
 static void test_restore_argv(void **state)
@@ -157,6 +189,9 @@ static struct checkpoint_meta *sample_meta(void)
     m->opts.ext_unix_sk = true;
     m->criu_path = xstrdup("/usr/sbin/criu");
     m->criu_version = xstrdup("4.2");
+    m->ext_mounts = xcalloc(3, sizeof(char *));
+    m->ext_mounts[0] = xstrdup("/etc/hostname");
+    m->ext_mounts[1] = xstrdup("/dev/shm");
     return m;
 }
 
@@ -183,6 +218,9 @@ static void test_meta_round_trip(void **state)
     assert_false(back->opts.leave_running);
     assert_string_equal(back->criu_path, "/usr/sbin/criu");
     assert_string_equal(back->criu_version, "4.2");
+    assert_int_equal(strv_len(back->ext_mounts), 2);
+    assert_string_equal(back->ext_mounts[0], "/etc/hostname");
+    assert_string_equal(back->ext_mounts[1], "/dev/shm");
     _cleanup_free_ char *again = checkpoint_meta_to_json(back);
     assert_string_equal(again, json);
     checkpoint_meta_free(back);
@@ -420,6 +458,70 @@ static void test_probe_missing(void **state)
     criu_info_free(&info);
 }
 
+static void write_bundle(const char *dir, const char *mounts)
+{
+    _cleanup_free_ char *json = xasprintf("{\"ociVersion\":\"1.0.2\",\"process\":{\"args\":"
+                                          "[\"sh\"],\"cwd\":\"/\"},\"mounts\":[%s]}",
+                                          mounts);
+    write_text(dir, "config.json", json);
+}
+
+#define BIND(dest, src) "{\"destination\":\"" dest "\",\"type\":\"bind\",\"source\":\"" src "\"}"
+
+/* Only the bind mounts Reaper applies, each destination once; a restore maps each to the
+ * source the (new) bundle gives, the last mount on it winning. */
+static void test_ckpt_mounts(void **state)
+{
+    const char *dir = *state;
+    write_bundle(
+        dir,
+        "{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"}," BIND(
+            "/etc/hostname",
+            "/old/hostname") "," BIND("/etc/resolv.conf",
+                                      "/old/resolv") "," BIND("/data",
+                                                              "/old/data1") "," BIND("/data",
+                                                                                     "/old/data2"));
+    rerr *err = NULL;
+    _cleanup_strv_ char **dests = NULL;
+    assert_int_equal(ckpt_mounts_destinations(dir, DNS_KUBERNETES, &dests, &err), 0);
+    _cleanup_free_ char *all = joined(dests);
+    assert_string_equal(all, "/etc/hostname /etc/resolv.conf /data");
+    _cleanup_strv_ char **host_dns = NULL;
+    assert_int_equal(ckpt_mounts_destinations(dir, DNS_HOST, &host_dns, &err), 0);
+    _cleanup_free_ char *no_resolv = joined(host_dns);
+    assert_string_equal(no_resolv, "/etc/hostname /data");
+
+    write_bundle(dir,
+                 BIND("/data", "/new/data") "," BIND("/etc/resolv.conf", "/new/resolv") "," BIND(
+                     "/etc/hostname", "/new/hostname") "," BIND("/extra", "/new/extra"));
+    struct kv *map = NULL;
+    size_t n = 0;
+    assert_int_equal(ckpt_mounts_map(dir, DNS_KUBERNETES, dests, &map, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(map[0].key, "/etc/hostname");
+    assert_string_equal(map[0].value, "/new/hostname");
+    assert_string_equal(map[1].value, "/new/resolv");
+    assert_string_equal(map[2].key, "/data");
+    assert_string_equal(map[2].value, "/new/data");
+    kv_free(map, n);
+
+    /* The new container lacks one: the error names it; nothing is returned. */
+    write_bundle(dir, BIND("/etc/hostname", "/new/hostname"));
+    assert_int_equal(ckpt_mounts_map(dir, DNS_KUBERNETES, dests, &map, &n, &err), -ENOENT);
+    assert_null(map);
+    assert_int_equal(n, 0);
+    assert_contains(rerr_msg(err), "/etc/resolv.conf");
+    assert_contains(rerr_msg(err), dir);
+    rerr_free(err);
+    err = NULL;
+
+    /* An image without recorded mounts (older dumps) needs no bundle at all. */
+    assert_int_equal(ckpt_mounts_map(NULL, DNS_KUBERNETES, NULL, &map, &n, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(ckpt_mounts_destinations(NULL, DNS_KUBERNETES, &dests, &err), -EINVAL);
+    rerr_free(err);
+}
+
 /* criu_run hands fds in at 3, 4, ... and captures stdout and stderr. */
 static void test_run_inherit(void **state)
 {
@@ -446,6 +548,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dump_argv_defaults),
         cmocka_unit_test(test_dump_argv_options),
+        cmocka_unit_test(test_dump_argv_ext_mounts),
+        cmocka_unit_test(test_restore_argv_ext_mounts),
         cmocka_unit_test(test_restore_argv),
         cmocka_unit_test(test_restore_argv_no_inherit),
         cmocka_unit_test(test_log_errors),
@@ -455,6 +559,7 @@ int main(void)
         cmocka_unit_test(test_meta_round_trip),
         cmocka_unit_test(test_meta_parse_errors),
         cmocka_unit_test_setup_teardown(test_validate, dir_setup, dir_teardown),
+        cmocka_unit_test_setup_teardown(test_ckpt_mounts, dir_setup, dir_teardown),
         cmocka_unit_test(test_restore_source),
         cmocka_unit_test(test_state_restore_from),
         cmocka_unit_test(test_config_criu),

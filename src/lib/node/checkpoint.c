@@ -4,6 +4,7 @@
  */
 #include "checkpoint.h"
 #include "checkpoint_meta.h"
+#include "ckpt_mounts.h"
 #include "cleanup.h"
 #include "criu.h"
 #include "log.h"
@@ -130,13 +131,15 @@ static void meta_clear_listed(struct checkpoint_meta *m)
 }
 
 static _must_check_ int run_dump(const char *criu, const struct container_state *st,
-                                 const struct checkpoint_opts *opts, const char *work, rerr **err)
+                                 const struct checkpoint_opts *opts, const char *work,
+                                 char *const *ext_mounts, rerr **err)
 {
     struct criu_dump_params p = {.criu = criu,
                                  .pid = st->pid,
                                  .image_dir = opts->image_path,
                                  .work_dir = work,
-                                 .opts = opts};
+                                 .opts = opts,
+                                 .ext_mounts = ext_mounts};
     _cleanup_strv_ char **argv = criu_dump_argv(&p);
     _cleanup_free_ char *output = NULL;
     int status = 0;
@@ -175,12 +178,15 @@ static _must_check_ int dump_and_record(const char *criu, const struct container
     int r = mkdir_p(work, 0700, err);
     if (r < 0)
         return r;
-    struct checkpoint_meta m = {0};
+    _cleanup_strv_ char **mounts = NULL;
+    if (ckpt_mounts_destinations(st->bundle, st->dns_mode, &mounts, err) < 0)
+        return rerr_wrap(err, "checkpoint %s: its bind mounts", st->id);
+    struct checkpoint_meta m = {.ext_mounts = mounts};
     meta_from_state(st, opts, &m); /* before the dump: it may kill the workload */
     _cleanup_free_ char *created = rfc3339_now();
     m.created = created;
     m.criu_path = (char *)criu;
-    r = run_dump(criu, st, opts, work, err);
+    r = run_dump(criu, st, opts, work, mounts, err);
     if (r == 0) {
         meta_from_log(work, &m);
         r = checkpoint_meta_write(opts->image_path, &m, err);

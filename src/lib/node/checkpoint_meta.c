@@ -48,6 +48,12 @@ char *checkpoint_meta_to_json(const struct checkpoint_meta *m)
     jset_str(criu, "path", m->criu_path);
     jset_str(criu, "version", m->criu_version);
     json_object_set_new(o, "criu", criu);
+    if (m->ext_mounts) {
+        json_t *mounts = json_array();
+        for (size_t i = 0; m->ext_mounts[i]; i++)
+            json_array_append_new(mounts, json_string(m->ext_mounts[i]));
+        json_object_set_new(o, "external_mounts", mounts);
+    }
     return jdump(o);
 }
 
@@ -150,6 +156,8 @@ static _must_check_ int parse_options(const struct jctx *c, json_t *o, struct ch
         r = jget_string(c, criu, "criu", "path", &m->criu_path);
     if (r == 0 && criu)
         r = jget_string(c, criu, "criu", "version", &m->criu_version);
+    if (r == 0)
+        r = jget_strv(c, o, "", "external_mounts", &m->ext_mounts);
     return r;
 }
 
@@ -214,6 +222,7 @@ void checkpoint_meta_free(struct checkpoint_meta *m)
         free(m->stdio[i]);
     free(m->criu_path);
     free(m->criu_version);
+    strv_free(m->ext_mounts);
     free(m);
 }
 

@@ -9,7 +9,10 @@
  *    "stdio":["/dev/null","pipe:[123]","pipe:[123]"],   readlink of /proc/PID/fd/0..2
  *    "options":{"leave_running":false,"tcp_established":false,"file_locks":false,
  *               "ext_unix_sk":false},
- *    "criu":{"path":"/usr/sbin/criu","version":"4.2"}}
+ *    "criu":{"path":"/usr/sbin/criu","version":"4.2"},
+ *    "external_mounts":["/etc/hostname","/dev/shm"]}  the container's bind mounts, stored in
+ *                                               CRIU's images keyed by destination (absent in
+ *                                               older images: CRIU binds the old sources)
  */
 #ifndef REAPER_CHECKPOINT_META_H
 #define REAPER_CHECKPOINT_META_H
@@ -39,6 +42,7 @@ struct checkpoint_meta {
     /* The flags of the dump; image_path/work_path are not recorded (the image can move). */
     struct checkpoint_opts opts;
     char *criu_path, *criu_version;
+    char **ext_mounts; /* destinations (= CRIU keys) of its bind mounts; NULL in older images */
 };
 
 char *checkpoint_meta_to_json(const struct checkpoint_meta *m);

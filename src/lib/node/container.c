@@ -35,12 +35,6 @@
 #define SECCOMP_FILE     "seccomp.bpf"
 #define SECCOMP_MAX_SIZE (1024 * 1024)
 
-static void spec_freep(struct oci_spec **s)
-{
-    oci_spec_free(*s);
-}
-#define _cleanup_spec_ __attribute__((cleanup(spec_freep)))
-
 static _must_check_ int pidfd_of(pid_t pid)
 {
     return (int)syscall(SYS_pidfd_open, pid, 0);

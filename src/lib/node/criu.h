@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "annotations.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "err.h"
@@ -64,9 +65,13 @@ struct criu_dump_params {
     pid_t pid;
     const char *image_dir, *work_dir;
     const struct checkpoint_opts *opts; /* the flags */
+    /* Destinations of the container's bind mounts: each is stored in the image as external,
+     * keyed by its destination (--external mnt[DEST]:DEST), so a restore can bind it from
+     * another source. */
+    char *const *ext_mounts;
 };
 /* `criu dump -t PID -D IMG -W WORK -o dump.log -v4 --external mnt[] --manage-cgroups=ignore`
- * plus the option flags. NULL-terminated; strv_free it. */
+ * plus the option flags and the keyed external mounts. NULL-terminated; strv_free it. */
 char **criu_dump_argv(const struct criu_dump_params *p);
 
 struct criu_restore_params {
@@ -77,6 +82,10 @@ struct criu_restore_params {
     const struct checkpoint_opts *opts;
     /* The resources (e.g. "pipe:[123]") handed in as fds 3, 4, ... (--inherit-fd). */
     char *const *inherit;
+    /* Keyed external mounts of the image: key (the destination) -> host source to bind
+     * (--external mnt[KEY]:SOURCE). */
+    const struct kv *ext_mounts;
+    size_t n_ext_mounts;
 };
 char **criu_restore_argv(const struct criu_restore_params *p);
 

@@ -25,6 +25,14 @@ static void push_shared(char ***v, const char *image_dir, const char *work_dir, 
         strv_push(v, "--ext-unix-sk");
 }
 
+static void push_external(char ***v, const char *key, const char *value)
+{
+    char *arg = xasprintf("mnt[%s]:%s", key, value);
+    strv_push(v, "--external");
+    strv_push(v, arg);
+    free(arg);
+}
+
 char **criu_dump_argv(const struct criu_dump_params *p)
 {
     char **v = xcalloc(1, sizeof(char *));
@@ -35,6 +43,8 @@ char **criu_dump_argv(const struct criu_dump_params *p)
     strv_push(&v, "-t");
     strv_push(&v, pid);
     push_shared(&v, p->image_dir, p->work_dir, CRIU_DUMP_LOG, p->opts);
+    for (size_t i = 0; p->ext_mounts && p->ext_mounts[i]; i++)
+        push_external(&v, p->ext_mounts[i], p->ext_mounts[i]);
     if (p->opts && p->opts->leave_running)
         strv_push(&v, "--leave-running");
     return v;
@@ -57,5 +67,7 @@ char **criu_restore_argv(const struct criu_restore_params *p)
         strv_push(&v, arg);
         free(arg);
     }
+    for (size_t i = 0; i < p->n_ext_mounts; i++)
+        push_external(&v, p->ext_mounts[i].key, p->ext_mounts[i].value);
     return v;
 }

@@ -84,6 +84,11 @@ _must_check_ int oci_process_parse(const char *json, size_t len, struct oci_proc
                                    rerr **err);
 void oci_process_free(struct oci_process *p); /* frees members and p */
 void oci_spec_free(struct oci_spec *spec);
+static inline void oci_spec_freep(struct oci_spec **spec)
+{
+    oci_spec_free(*spec);
+}
+#define _cleanup_spec_ __attribute__((cleanup(oci_spec_freep)))
 /* True for the CRI pause/sandbox container (io.kubernetes.cri.container-type=sandbox). */
 bool oci_spec_is_sandbox(const struct oci_spec *spec);
 

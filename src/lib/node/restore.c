@@ -5,6 +5,7 @@
  */
 #include "checkpoint.h"
 #include "checkpoint_meta.h"
+#include "ckpt_mounts.h"
 #include "cleanup.h"
 #include "criu.h"
 #include "log.h"
@@ -146,8 +147,10 @@ struct restore_job {
     const struct checkpoint_meta *meta;
     struct checkpoint_opts opts;
     const char *criu;
-    char *root;    /* <runtime_root>/restore/<id>/root */
-    char *pidfile; /* <state dir>/restore.pid */
+    char *root;        /* <runtime_root>/restore/<id>/root */
+    char *pidfile;     /* <state dir>/restore.pid */
+    struct kv *mounts; /* the image's bind mounts: destination -> this container's source */
+    size_t n_mounts;
 };
 
 static _must_check_ int read_pidfile(const char *path, pid_t *pid, rerr **err)
@@ -203,7 +206,9 @@ static _must_check_ int run_restore(struct restore_job *j, const struct containe
                                     .root = j->root,
                                     .pidfile = j->pidfile,
                                     .opts = &j->opts,
-                                    .inherit = in.links};
+                                    .inherit = in.links,
+                                    .ext_mounts = j->mounts,
+                                    .n_ext_mounts = j->n_mounts};
     _cleanup_strv_ char **argv = criu_restore_argv(&p);
     strv_free(in.links);
     _cleanup_free_ char *output = NULL;
@@ -307,9 +312,15 @@ static _must_check_ int restore_state(const struct reaper_config *cfg, struct co
                             .criu = criu,
                             .root = xasprintf("%s/restore/%s/root", cfg->runtime_root, st->id),
                             .pidfile = xasprintf("%s/" RESTORE_PIDFILE, sdir)};
-    int r = restore_in_root(&j, io, err);
+    int r =
+        ckpt_mounts_map(st->bundle, st->dns_mode, meta->ext_mounts, &j.mounts, &j.n_mounts, err);
+    if (r < 0)
+        r = rerr_wrap(err, "restore %s from %s", st->id, image);
+    if (r == 0)
+        r = restore_in_root(&j, io, err);
     if (r == 0)
         r = adopt(&j, st, pid, pidfd, err);
+    kv_free(j.mounts, j.n_mounts);
     free(j.root);
     free(j.pidfile);
     return r;

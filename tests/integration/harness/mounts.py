@@ -13,9 +13,9 @@ def unescape(field):
     return _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), field)
 
 
-def mount_table():
-    """[(mount point, the mountinfo line's fields)], in mount order."""
-    text = pathlib.Path("/proc/self/mountinfo").read_bytes().decode(errors="surrogateescape")
+def mount_table(pid="self"):
+    """[(mount point, the mountinfo line's fields)], in mount order, as process pid sees it."""
+    text = pathlib.Path(f"/proc/{pid}/mountinfo").read_bytes().decode(errors="surrogateescape")
     return [(unescape(f[4]), f) for f in (line.split(" ") for line in text.splitlines())]
 
 
