@@ -466,3 +466,26 @@ def test_hung_criu_times_out(rt):
     assert not (img / "reaper-checkpoint.json").exists()
     rt.cli("kill", "c1", "KILL")
     rt.wait_exit(c.pid)
+
+
+def test_restore_hung_on_truncated_pages_times_out(rt, criu):
+    """A truncated pages image makes `criu restore` hang reading it: REAPER_CRIU_TIMEOUT ends
+    it, the half-restored tree goes with it, and nothing is left (process, mount, state)."""
+    c, img = checkpointed_counter(rt, criu)
+    assert reap_dumped(rt, img) == 137
+    rt.cli("delete", "c1")
+    pages = sorted(img.glob("pages-*.img"))
+    assert pages
+    for pg in pages:
+        os.truncate(pg, pg.stat().st_size // 2)
+    rt.env["REAPER_CRIU_TIMEOUT"] = "3"
+    start = time.monotonic()
+    p, _ = restore(rt, "c2", img, c.bundle, check=False)
+    assert time.monotonic() - start < 30
+    assert p.returncode == 1
+    assert f"({criu}) did not finish within 3s (REAPER_CRIU_TIMEOUT)" in p.stderr, p.stderr
+    assert "last log lines: (" in p.stderr and "restore.log" in p.stderr, p.stderr
+    nothing_left(rt, "c2")
+    assert c.pids() == set()
+    meta = json.loads((img / "reaper-checkpoint.json").read_text())
+    assert not pathlib.Path(f"/proc/{meta['pid']}").exists(), "restored init left behind"
