@@ -88,7 +88,8 @@ static void exec_search(const struct criu_child *c)
     for (const char *p = c->paths; *p;) {
         size_t n = strcspn(p, ":");
         char full[PATH_MAX];
-        int len = snprintf(full, sizeof(full), "%.*s/%s", (int)n, n ? p : ".", name);
+        int len = n ? snprintf(full, sizeof(full), "%.*s/%s", (int)n, p, name)
+                    : snprintf(full, sizeof(full), "./%s", name); /* "" is the cwd */
         if (len > 0 && (size_t)len < sizeof(full)) {
             execv(full, c->argv);
             if (errno != ENOENT && errno != ENOTDIR && first == ENOENT)
