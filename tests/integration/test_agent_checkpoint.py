@@ -12,9 +12,10 @@ import uuid
 import pytest
 
 from criu_env import criu  # noqa: F401 - fixture
+from harness import agent as harness_agent
 from kubeapi.helpers import wait_for
 from runtime_env import reap_all, rt  # noqa: F401 - fixture
-from test_agent import NODE, agents, ready_condition, ready_node_files, start  # noqa: F401
+from test_agent import AGENT, NODE, agents, ready_condition, ready_node_files, start  # noqa: F401
 
 pytestmark = pytest.mark.agent
 
@@ -315,3 +316,51 @@ def test_restart_after_the_dump_only_copies_the_log(rt, api, agents, tmp_path):
     assert s["durationMilliseconds"] == 300 and s["criuVersion"] == "4.2"
     assert s["sizeBytes"] == 4096 + (image / "container.log").stat().st_size
     assert a.metric('reaper_checkpoints_total{result="succeeded"}') == 1
+
+
+class AgentInOwnMountNs(harness_agent.Agent):
+    """The agent as the DaemonSet runs it: in a mount namespace of its own (here a private copy
+    of ours) where the node's criu is not visible (a tmpfs over its directory). criu_ns, when
+    given, is REAPER_CRIU_MOUNT_NS in its environment (as deploy/agent/daemonset.yaml sets)."""
+
+    def __init__(self, node, api, criu, criu_ns=None):
+        wrapper = node.tmp / "agent-in-own-mntns"
+        ns_env = f"export REAPER_CRIU_MOUNT_NS={criu_ns}\n" if criu_ns else ""
+        wrapper.write_text(
+            "#!/bin/sh\nset -e\n"
+            'if [ -z "$IN_OWN_MNTNS" ]; then\n'
+            '  IN_OWN_MNTNS=1 exec unshare -m --propagation private "$0" "$@"\n'
+            "fi\n"
+            f"mount -t tmpfs -o size=64k reaper-hide-criu '{os.path.dirname(criu)}'\n"
+            f"test ! -e '{criu}'\n{ns_env}"
+            f'exec \'{AGENT}\' "$@"\n')
+        wrapper.chmod(0o755)
+        super().__init__(wrapper, node.tmp, node.conf, "--checkpoint-root", str(node.ckpt_root),
+                         "--pod-log-dir", str(node.logs), "--kubeconfig",
+                         api.kubeconfig(node.tmp / "kubeconfig"), "--node-name", NODE)
+
+
+@pytest.mark.parametrize("criu_ns", [True, False], ids=["criu-mount-ns", "no-criu-mount-ns"])
+def test_agent_without_criu_uses_the_nodes(rt, api, agents, tmp_path, criu, criu_ns):
+    """REAPER_CRIU_MOUNT_NS=<the node's mount namespace>: the agent's own namespace has no criu,
+    the dump still runs (criu is looked up and run in the node's namespace, at the same paths).
+    Without it the checkpoint fails: criu is not there."""
+    node = Node(rt, api, tmp_path, criu)
+    pod = node.pod("counter")
+    cid, pid, _, _ = node.run_counter(pod)
+    host_ns = f"/proc/{os.getpid()}/ns/mnt"
+    agents.append(AgentInOwnMountNs(node, api, criu, host_ns if criu_ns else None))
+    dest = node.ckpt_root / "from-node"
+    node.checkpoint("from-node", "counter", destination=str(dest), options={"leaveRunning": True})
+    s = node.wait_phase("from-node", "Succeeded", "Failed")
+    if criu_ns:
+        assert s["phase"] == "Succeeded", s
+        assert re.fullmatch(r"\d+\.\d+(\.\d+)?", s["criuVersion"]), s
+        assert (dest / "reaper-checkpoint.json").exists() and (dest / "inventory.img").exists()
+    else:
+        assert s["phase"] == "Failed" and s["reason"] == "CheckpointFailed", s
+        assert criu in s["message"] and "REAPER_CRIU" in s["message"], s
+        assert not dest.exists() or not (dest / "reaper-checkpoint.json").exists()
+    assert rt.state(cid)["status"] == "running" and alive(pid)
+    rt.cli("kill", cid, "KILL")
+    rt.wait_exit(pid)

@@ -5,11 +5,13 @@ works on this kernel they skip with CRIU's own reason."""
 import json
 import os
 import pathlib
+import select
 import shutil
 import signal
 import socket
 import subprocess
 import threading
+import time
 import uuid
 
 import pytest
@@ -462,3 +464,73 @@ def test_create_with_bad_restore_source_fails(rt, how, want):
     assert p.returncode == 1
     assert want in rt.output("c1"), rt.output("c1")
     assert not (rt.root / "c1").exists()
+
+
+HANGING_CRIU = """#!/bin/sh
+# A criu that logs a little, forks, and hangs (like a restore stuck on a truncated image).
+while [ $# -gt 0 ]; do [ "$1" = -W ] && work=$2; shift; done
+printf '(00.000001) Version: 9.9\\n(00.000002) about to hang on purpose\\n' > "$work/dump.log"
+sleep 1000 &
+echo $$ $! > {pids}
+wait
+"""
+
+
+def test_hung_criu_times_out(rt):
+    """REAPER_CRIU_TIMEOUT: a criu that never finishes is killed with what it forked; the
+    checkpoint fails in bounded time naming the timeout and CRIU's last log lines, and the
+    workload keeps running."""
+    pids = rt.host / "fake-criu.pids"
+    fake = rt.tmp / "hanging-criu"
+    fake.write_text(HANGING_CRIU.replace("{pids}", str(pids)))
+    fake.chmod(0o755)
+    rt.env["REAPER_CRIU"] = str(fake)
+    rt.env["REAPER_CRIU_TIMEOUT"] = "1"
+    c = Counter(rt, "c1")
+    img = rt.host / "img"
+    start = time.monotonic()
+    p = rt.cli("checkpoint", "--image-path", img, "c1", check=False, timeout=30)
+    took = time.monotonic() - start
+    assert p.returncode == 1, p.stderr
+    assert 1 <= took < 15, took
+    assert f"criu 9.9 ({fake}) did not finish within 1s (REAPER_CRIU_TIMEOUT)" in p.stderr, \
+        p.stderr
+    assert "about to hang on purpose" in p.stderr, p.stderr
+    criu_pid, sleep_pid = map(int, pids.read_text().split())
+    assert not pathlib.Path(f"/proc/{criu_pid}").exists(), "criu was not reaped"
+    fd = os.pidfd_open(sleep_pid)  # orphaned to us, the subreaper: dead once readable
+    try:
+        assert select.select([fd], [], [], 10)[0], "criu's child was not killed"
+    finally:
+        os.close(fd)
+    os.waitpid(sleep_pid, 0)
+    assert rt.state("c1")["status"] == "running"
+    n = len(c.out.lines)
+    c.out.wait(lambda o: len(o.lines) >= n + 3)  # still counting
+    consecutive(c.out.ints())
+    assert not (img / "reaper-checkpoint.json").exists()
+    rt.cli("kill", "c1", "KILL")
+    rt.wait_exit(c.pid)
+
+
+def test_restore_hung_on_truncated_pages_times_out(rt, criu):
+    """A truncated pages image makes `criu restore` hang reading it: REAPER_CRIU_TIMEOUT ends
+    it, the half-restored tree goes with it, and nothing is left (process, mount, state)."""
+    c, img = checkpointed_counter(rt, criu)
+    assert reap_dumped(rt, img) == 137
+    rt.cli("delete", "c1")
+    pages = sorted(img.glob("pages-*.img"))
+    assert pages
+    for pg in pages:
+        os.truncate(pg, pg.stat().st_size // 2)
+    rt.env["REAPER_CRIU_TIMEOUT"] = "3"
+    start = time.monotonic()
+    p, _ = restore(rt, "c2", img, c.bundle, check=False)
+    assert time.monotonic() - start < 30
+    assert p.returncode == 1
+    assert f"({criu}) did not finish within 3s (REAPER_CRIU_TIMEOUT)" in p.stderr, p.stderr
+    assert "last log lines: (" in p.stderr and "restore.log" in p.stderr, p.stderr
+    nothing_left(rt, "c2")
+    assert c.pids() == set()
+    meta = json.loads((img / "reaper-checkpoint.json").read_text())
+    assert not pathlib.Path(f"/proc/{meta['pid']}").exists(), "restored init left behind"

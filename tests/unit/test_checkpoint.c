@@ -1,12 +1,14 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -395,6 +397,48 @@ static void test_config_criu(void **state)
     config_free(&cfg);
 }
 
+static void test_config_criu_ns_timeout(void **state)
+{
+    struct reaper_config cfg;
+    config_init_defaults(&cfg);
+    assert_null(cfg.criu_mount_ns);
+    assert_int_equal(cfg.criu_timeout, 600);
+    rerr *err = NULL;
+    assert_int_equal(config_set(&cfg, "REAPER_CRIU_MOUNT_NS", "/proc/1/ns/mnt", "t", &err), 0);
+    assert_string_equal(cfg.criu_mount_ns, "/proc/1/ns/mnt");
+    assert_int_equal(config_set(&cfg, "REAPER_CRIU_MOUNT_NS", "", "t", &err), 0);
+    assert_null(cfg.criu_mount_ns);
+    assert_int_equal(config_set(&cfg, "REAPER_CRIU_MOUNT_NS", "proc/1/ns/mnt", "t", &err), -EINVAL);
+    rerr_free(err);
+    err = NULL;
+    assert_int_equal(config_set(&cfg, "REAPER_CRIU_TIMEOUT", "0", "t", &err), 0);
+    assert_int_equal(cfg.criu_timeout, 0);
+    assert_int_equal(config_set(&cfg, "REAPER_CRIU_TIMEOUT", "30", "t", &err), 0);
+    assert_int_equal(cfg.criu_timeout, 30);
+    const char *bad[] = {"-1", "1s", "", "99999999999"};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(config_set(&cfg, "REAPER_CRIU_TIMEOUT", bad[i], "t", &err), -EINVAL);
+        assert_contains(rerr_msg(err), "REAPER_CRIU_TIMEOUT");
+        rerr_free(err);
+        err = NULL;
+    }
+    assert_int_equal(cfg.criu_timeout, 30);
+    config_free(&cfg);
+}
+
+static void test_log_tail(void **state)
+{
+    const char *log = "(0.1) one\n(0.2) two\n(0.3) three\n\n";
+    _cleanup_free_ char *two = criu_log_tail(log, strlen(log), 2);
+    assert_string_equal(two, "(0.2) two;(0.3) three");
+    _cleanup_free_ char *all = criu_log_tail(log, strlen(log), 9);
+    assert_string_equal(all, "(0.1) one;(0.2) two;(0.3) three");
+    _cleanup_free_ char *one = criu_log_tail("only", 4, 4);
+    assert_string_equal(one, "only");
+    assert_null(criu_log_tail("\n\n", 2, 4));
+    assert_null(criu_log_tail(NULL, 0, 4));
+}
+
 /* A stand-in criu: a script answering --version and check like CRIU does. */
 static char *fake_criu(const char *dir, const char *check_body)
 {
@@ -528,19 +572,99 @@ static void test_run_inherit(void **state)
     int p[2];
     assert_int_equal(pipe(p), 0);
     char *argv[] = {"/bin/sh", "-c", "echo to-inherited >&3; echo out; echo err >&2; exit 3", NULL};
-    int status = 0;
-    char *out = NULL;
+    struct reaper_config cfg = {.criu_timeout = 10};
+    struct criu_run run = {.cfg = &cfg, .argv = argv, .inherit = (int[]){p[1]}, .n_inherit = 1};
     rerr *err = NULL;
-    assert_int_equal(criu_run(argv, (int[]){p[1]}, 1, &status, &out, &err), 0);
+    assert_int_equal(criu_run(&run, &err), 0);
     close(p[1]);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 3);
+    assert_false(run.timed_out);
+    assert_true(WIFEXITED(run.status));
+    assert_int_equal(WEXITSTATUS(run.status), 3);
+    char *out = run.output;
     assert_string_equal(out, "out\nerr\n");
     char buf[64] = {0};
     assert_int_equal(read(p[0], buf, sizeof(buf) - 1), 13);
     assert_string_equal(buf, "to-inherited\n");
     close(p[0]);
     free(out);
+}
+
+/* Whether pid is gone (or a zombie nobody of ours waits for). */
+static bool gone(pid_t pid)
+{
+    _cleanup_free_ char *path = xasprintf("/proc/%d/stat", (int)pid);
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    rerr *err = NULL;
+    if (read_file(path, 4096, &text, &len, &err) < 0) {
+        rerr_free(err);
+        return true;
+    }
+    const char *close = strrchr(text, ')');
+    return close && close[1] == ' ' && (close[2] == 'Z' || close[2] == 'X');
+}
+
+/* A criu that hangs past REAPER_CRIU_TIMEOUT is killed with what it forked. */
+static void test_run_timeout(void **state)
+{
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    char *argv[] = {"/bin/sh", "-c", "echo started; sleep 1000 & echo $! >&3; wait", NULL};
+    struct reaper_config cfg = {.criu_timeout = 1};
+    struct criu_run run = {.cfg = &cfg, .argv = argv, .inherit = (int[]){p[1]}, .n_inherit = 1};
+    rerr *err = NULL;
+    uint64_t start = monotonic_ns();
+    assert_int_equal(criu_run(&run, &err), 0);
+    uint64_t took = monotonic_ns() - start;
+    close(p[1]);
+    assert_true(run.timed_out);
+    assert_true(took >= 900000000ull && took < 10000000000ull);
+    assert_true(WIFSIGNALED(run.status));
+    assert_int_equal(WTERMSIG(run.status), SIGKILL);
+    assert_string_equal(run.output, "started\n");
+    char buf[32] = {0};
+    assert_true(read(p[0], buf, sizeof(buf) - 1) > 0);
+    close(p[0]);
+    assert_true(gone((pid_t)atoi(buf)));
+    _cleanup_free_ char *work = xstrdup("/nonexistent-reaper-work");
+    assert_int_equal(criu_failure("restore x", &run, work, "restore.log", &err), -ETIMEDOUT);
+    assert_contains(rerr_msg(err), "did not finish within 1s (REAPER_CRIU_TIMEOUT)");
+    assert_contains(rerr_msg(err), "last log lines: started");
+    rerr_free(err);
+    free(run.output);
+}
+
+/* With REAPER_CRIU_MOUNT_NS criu is looked up on PATH inside that namespace, by the child. */
+static void test_run_in_mount_ns(void **state)
+{
+    _cleanup_free_ char *path = fake_criu(*state, "echo 'Looks good.'");
+    _cleanup_free_ char *old_path = xstrdup(getenv("PATH"));
+    _cleanup_free_ char *search = xasprintf("/nonexistent-reaper:%s", (char *)*state);
+    setenv("PATH", search, 1);
+    struct reaper_config cfg = {.criu = "criu", .criu_mount_ns = "/proc/self/ns/mnt"};
+    struct criu_info info;
+    criu_probe(&cfg, &info);
+    assert_true(info.works);
+    assert_string_equal(info.path, "criu");
+    assert_string_equal(info.version, "9.1");
+    criu_info_free(&info);
+    struct reaper_config missing = {.criu = "reaper-no-such-criu",
+                                    .criu_mount_ns = "/proc/self/ns/mnt"};
+    char *resolved = NULL;
+    rerr *err = NULL;
+    assert_int_equal(criu_resolve(&missing, &resolved, &err), 0);
+    assert_string_equal(resolved, "reaper-no-such-criu");
+    free(resolved);
+    criu_probe(&missing, &info);
+    assert_false(info.works);
+    assert_contains(info.message, "reaper-no-such-criu: No such file or directory");
+    criu_info_free(&info);
+    struct reaper_config bad_ns = {.criu = "criu", .criu_mount_ns = "/nonexistent-reaper-ns"};
+    criu_probe(&bad_ns, &info);
+    assert_false(info.works);
+    assert_contains(info.message, "REAPER_CRIU_MOUNT_NS=/nonexistent-reaper-ns");
+    criu_info_free(&info);
+    setenv("PATH", old_path, 1);
 }
 
 int main(void)
@@ -563,6 +687,10 @@ int main(void)
         cmocka_unit_test(test_restore_source),
         cmocka_unit_test(test_state_restore_from),
         cmocka_unit_test(test_config_criu),
+        cmocka_unit_test(test_config_criu_ns_timeout),
+        cmocka_unit_test(test_log_tail),
+        cmocka_unit_test(test_run_timeout),
+        cmocka_unit_test_setup_teardown(test_run_in_mount_ns, dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_probe_works, dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_probe_check_fails, dir_setup, dir_teardown),
         cmocka_unit_test_setup_teardown(test_probe_missing, dir_setup, dir_teardown),

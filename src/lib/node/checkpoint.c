@@ -130,7 +130,8 @@ static void meta_clear_listed(struct checkpoint_meta *m)
     free(m->pids);
 }
 
-static _must_check_ int run_dump(const char *criu, const struct container_state *st,
+static _must_check_ int run_dump(const struct reaper_config *cfg, const char *criu,
+                                 const struct container_state *st,
                                  const struct checkpoint_opts *opts, const char *work,
                                  char *const *ext_mounts, rerr **err)
 {
@@ -141,15 +142,15 @@ static _must_check_ int run_dump(const char *criu, const struct container_state 
                                  .opts = opts,
                                  .ext_mounts = ext_mounts};
     _cleanup_strv_ char **argv = criu_dump_argv(&p);
-    _cleanup_free_ char *output = NULL;
-    int status = 0;
-    int r = criu_run(argv, NULL, 0, &status, &output, err);
+    struct criu_run run = {.cfg = cfg, .argv = argv};
+    int r = criu_run(&run, err);
     if (r < 0)
         return r;
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    _cleanup_free_ char *output = run.output;
+    if (!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0)
         return 0;
     _cleanup_free_ char *what = xasprintf("checkpoint %s (pid %d)", st->id, (int)st->pid);
-    return criu_failure(what, criu, status, output, work, CRIU_DUMP_LOG, err);
+    return criu_failure(what, &run, work, CRIU_DUMP_LOG, err);
 }
 
 /* From the dump's log: CRIU's version and the exact pids it froze (the tree may have changed
@@ -171,7 +172,8 @@ static void meta_from_log(const char *work, struct checkpoint_meta *m)
     m->n_pids = n;
 }
 
-static _must_check_ int dump_and_record(const char *criu, const struct container_state *st,
+static _must_check_ int dump_and_record(const struct reaper_config *cfg, const char *criu,
+                                        const struct container_state *st,
                                         const struct checkpoint_opts *opts, rerr **err)
 {
     const char *work = opts->work_path ? opts->work_path : opts->image_path;
@@ -186,7 +188,7 @@ static _must_check_ int dump_and_record(const char *criu, const struct container
     _cleanup_free_ char *created = rfc3339_now();
     m.created = created;
     m.criu_path = (char *)criu;
-    r = run_dump(criu, st, opts, work, mounts, err);
+    r = run_dump(cfg, criu, st, opts, work, mounts, err);
     if (r == 0) {
         meta_from_log(work, &m);
         r = checkpoint_meta_write(opts->image_path, &m, err);
@@ -211,7 +213,7 @@ int container_checkpoint(const struct reaper_config *cfg, const char *id,
     _cleanup_strv_ char **before = NULL;
     if (prepare_image_dir(opts->image_path, &before, err) < 0)
         return rerr_wrap(err, "checkpoint %s", id);
-    r = dump_and_record(criu, st, opts, err);
+    r = dump_and_record(cfg, criu, st, opts, err);
     if (r < 0)
         remove_partial(opts->image_path, before);
     return r;

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,6 +176,19 @@ static _must_check_ int apply_criu(struct reaper_config *cfg, const char *v)
     return 0;
 }
 
+static _must_check_ int apply_criu_mount_ns(struct reaper_config *cfg, const char *v)
+{
+    return set_optional_path(&cfg->criu_mount_ns, v);
+}
+static _must_check_ int apply_criu_timeout(struct reaper_config *cfg, const char *v)
+{
+    int64_t s;
+    int r = parse_int64(v, 0, CRIU_TIMEOUT_MAX, &s);
+    if (r == 0)
+        cfg->criu_timeout = (unsigned)s;
+    return r;
+}
+
 #define WANT_PATH  "an absolute path"
 #define WANT_PATHS "colon-separated absolute paths"
 #define WANT_BOOL  "true or false"
@@ -199,6 +213,8 @@ static const struct setting {
     {"REAPER_FILTER_ALLOWLIST", apply_filter_allowlist, WANT_PATHS},
     {"REAPER_FILTER_DIR", apply_filter_dir, WANT_PATH},
     {"REAPER_CRIU", apply_criu, "an absolute path or a program name on PATH"},
+    {"REAPER_CRIU_MOUNT_NS", apply_criu_mount_ns, WANT_PATH " or nothing"},
+    {"REAPER_CRIU_TIMEOUT", apply_criu_timeout, "seconds (0 = no timeout)"},
 };
 
 static const struct setting *setting_find(const char *key)
@@ -235,6 +251,7 @@ void config_init_defaults(struct reaper_config *cfg)
     cfg->filter_paths = xcalloc(1, sizeof(char *));
     cfg->filter_allowlist = xcalloc(1, sizeof(char *));
     cfg->criu = xstrdup("criu");
+    cfg->criu_timeout = CRIU_TIMEOUT_DEFAULT;
     derive_paths(cfg);
 }
 
@@ -356,6 +373,7 @@ void config_free(struct reaper_config *cfg)
     strv_free(cfg->filter_allowlist);
     free(cfg->filter_dir);
     free(cfg->criu);
+    free(cfg->criu_mount_ns);
     memset(cfg, 0, sizeof(*cfg));
 }
 

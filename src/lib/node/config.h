@@ -8,6 +8,9 @@
 
 #define REAPER_DEFAULT_CONFIG "/etc/reaper/reaper.conf"
 #define REAPER_DEFAULT_ROOT   "/run/reaper"
+/* REAPER_CRIU_TIMEOUT: a hung criu (a truncated image can do that) must not hang its caller. */
+#define CRIU_TIMEOUT_DEFAULT 600
+#define CRIU_TIMEOUT_MAX     (7 * 24 * 3600)
 
 enum isolation_mode { ISOLATION_NAMESPACE, ISOLATION_NODE };
 enum dns_mode { DNS_HOST, DNS_KUBERNETES };
@@ -29,6 +32,8 @@ struct reaper_config {
     char **filter_allowlist;       /* REAPER_FILTER_ALLOWLIST, colon-separated */
     char *filter_dir;              /* REAPER_FILTER_DIR, default <runtime_root>/overlay-filters */
     char *criu;                    /* REAPER_CRIU: path or name on PATH, default "criu" */
+    char *criu_mount_ns;   /* REAPER_CRIU_MOUNT_NS: run criu in this mount ns; NULL = ours */
+    unsigned criu_timeout; /* REAPER_CRIU_TIMEOUT seconds, default 600, 0 = none */
     /* Set explicitly; otherwise overlay_base/filter_dir follow runtime_root wherever it is set. */
     bool overlay_base_set, filter_dir_set;
 };

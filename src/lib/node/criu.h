@@ -19,17 +19,28 @@
 /* How many of CRIU's error lines an error message carries (the last ones: the cause). */
 #define CRIU_ERROR_LINES 4
 
-/* cfg->criu (default "criu") as an executable path: looked up on PATH unless it has a '/'. */
+/* cfg->criu (default "criu") as an executable path: looked up on PATH unless it has a '/'.
+ * With cfg->criu_mount_ns the name is kept as is: criu_run looks it up in that namespace. */
 _must_check_ int criu_resolve(const struct reaper_config *cfg, char **path, rerr **err);
 
+/* One run of criu: in, then what criu_run found out. */
+struct criu_run {
+    const struct reaper_config *cfg; /* REAPER_CRIU_MOUNT_NS, REAPER_CRIU_TIMEOUT */
+    char *const *argv;               /* argv[0]: criu_resolve's path */
+    const int *inherit;              /* n_inherit fds (-1: /dev/null) that become 3, 4, ... */
+    size_t n_inherit;
+    int status;     /* its wait status */
+    bool timed_out; /* it ran past cfg->criu_timeout: it and what it forked were killed */
+    char *output;   /* its stdout and stderr, NUL-terminated; free it */
+};
+
 /*
- * Run criu with argv (argv[0] is its path) and wait for it. inherit[i] (n of them, -1 for
- * /dev/null) become fds 3+i of criu, the only fds it inherits besides 0 (/dev/null) and 1, 2
- * (captured into *output, NUL-terminated, when output is not NULL). *status is its wait
- * status. Fails only when criu could not be run at all.
+ * Run criu (in cfg->criu_mount_ns when set, looking argv[0] up on PATH there) and wait for it,
+ * at most cfg->criu_timeout seconds. Its only fds are 0 (/dev/null), 1 and 2 (captured into
+ * run->output) and the inherited ones. Fails only when criu could not be started; a timeout is
+ * a success with run->timed_out set (criu_failure says what it was doing).
  */
-_must_check_ int criu_run(char *const *argv, const int *inherit, size_t n_inherit, int *status,
-                          char **output, rerr **err);
+_must_check_ int criu_run(struct criu_run *run, rerr **err);
 
 /* "4.2" from `criu --version` output ("Version: 4.2\n..."), NULL if absent. */
 char *criu_parse_version(const char *output);
@@ -41,6 +52,9 @@ char *criu_parse_version(const char *output);
  */
 char *criu_log_errors(const char *log, size_t len, size_t max);
 
+/* The last max lines of a log joined by ';' (where a hung criu stopped); NULL when empty. */
+char *criu_log_tail(const char *log, size_t len, size_t max);
+
 /* <dir>/<name> (a CRIU log), NUL-terminated; NULL if it cannot be read. */
 char *criu_log_read(const char *dir, const char *name, size_t *len);
 
@@ -48,13 +62,14 @@ char *criu_log_read(const char *dir, const char *name, size_t *len);
 void criu_log_seized(const char *log, size_t len, pid_t **pids, size_t *n);
 
 /* `criu --version` of path: "4.2", NULL if it does not say. */
-char *criu_version(const char *path);
+char *criu_version(const struct reaper_config *cfg, const char *path);
 
-/* The error (-EIO) of a failed criu run: "<what>: criu 4.2 (/path) failed (exit status 1):
- * <its error lines> (log: <work_dir>/<log>)"; version and lines come from the log (CRIU writes
- * its version first), else from output. */
-_must_check_ int criu_failure(const char *what, const char *criu, int status, const char *output,
-                              const char *work_dir, const char *log, rerr **err);
+/* The error of a failed criu run: -EIO "<what>: criu 4.2 (/path) failed (exit status 1): <its
+ * error lines> (log: <work_dir>/<log>)", or -ETIMEDOUT naming the timeout and the last lines
+ * of its log when it timed out; version and lines come from the log (CRIU writes its version
+ * first), else from its output. */
+_must_check_ int criu_failure(const char *what, const struct criu_run *run, const char *work_dir,
+                              const char *log, rerr **err);
 
 /* "criu 4.2 (/usr/sbin/criu)" for error messages. */
 char *criu_describe(const char *path, const char *version);

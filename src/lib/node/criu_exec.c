@@ -5,15 +5,21 @@
 #include "criu.h"
 #include "cleanup.h"
 #include "log.h"
+#include "proc_tree.h"
 #include "process.h"
 #include "util.h"
 
 #include <errno.h>
-#include <stdint.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,10 +29,16 @@
 /* Where the child parks fds before putting them in place (above any it installs). */
 #define CHILD_FD_PARK 64
 #define MAX_INHERIT   8
+/* PATH searched in REAPER_CRIU_MOUNT_NS when the caller has none. */
+#define CRIU_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 int criu_resolve(const struct reaper_config *cfg, char **path, rerr **err)
 {
     const char *name = cfg->criu && *cfg->criu ? cfg->criu : "criu";
+    if (cfg->criu_mount_ns) { /* criu lives in that namespace: the child looks it up there */
+        *path = xstrdup(name);
+        return 0;
+    }
     const char *search = getenv("PATH");
     _cleanup_free_ char *env_path = search ? xasprintf("PATH=%s", search) : NULL;
     char *args[] = {(char *)name, NULL};
@@ -53,60 +65,198 @@ static int park(int fd, int out)
     return r;
 }
 
+/* What the forked child needs, prepared before fork (the child does not allocate). */
+struct criu_child {
+    char *const *argv;
+    const int *inherit;
+    size_t n;
+    int out;           /* the output pipe's write end */
+    int ns;            /* REAPER_CRIU_MOUNT_NS opened, or -1 */
+    const char *paths; /* PATH to search when argv[0] has no '/' */
+};
+
+/* execv argv[0], or like execvp the first <dir>/argv[0] of PATH that runs (in the namespace the
+ * child is in by now, which is why the parent cannot resolve it). */
+static void exec_search(const struct criu_child *c)
+{
+    const char *name = c->argv[0];
+    if (strchr(name, '/')) {
+        execv(name, c->argv);
+        return;
+    }
+    int first = ENOENT;
+    for (const char *p = c->paths; *p;) {
+        size_t n = strcspn(p, ":");
+        char full[PATH_MAX];
+        int len = n ? snprintf(full, sizeof(full), "%.*s/%s", (int)n, p, name)
+                    : snprintf(full, sizeof(full), "./%s", name); /* "" is the cwd */
+        if (len > 0 && (size_t)len < sizeof(full)) {
+            execv(full, c->argv);
+            if (errno != ENOENT && errno != ENOTDIR && first == ENOENT)
+                first = errno;
+        }
+        p += n + (p[n] == ':');
+    }
+    errno = first;
+}
+
 /* 0: /dev/null, 1 and 2: the output pipe, 3+i: inherit[i]; everything else closes on exec. */
-static _Noreturn void criu_child(char *const *argv, const int *inherit, size_t n, int out)
+static _Noreturn void criu_child(const struct criu_child *c)
 {
     process_reset_signals();
+    if (c->ns >= 0 && setns(c->ns, CLONE_NEWNS) < 0)
+        child_fail(c->out, "setns REAPER_CRIU_MOUNT_NS");
+    if (c->ns >= 0 && chdir("/") < 0)
+        child_fail(c->out, "chdir / in REAPER_CRIU_MOUNT_NS");
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (null < 0)
-        child_fail(out, "open /dev/null");
-    int parked_null = park(null, out), parked_out = park(out, out);
+        child_fail(c->out, "open /dev/null");
+    int parked_null = park(null, c->out), parked_out = park(c->out, c->out);
     int parked[MAX_INHERIT];
-    for (size_t i = 0; i < n; i++)
-        parked[i] = park(inherit[i] >= 0 ? inherit[i] : parked_null, out);
+    for (size_t i = 0; i < c->n; i++)
+        parked[i] = park(c->inherit[i] >= 0 ? c->inherit[i] : parked_null, c->out);
     if (dup2(parked_null, 0) < 0 || dup2(parked_out, 1) < 0 || dup2(parked_out, 2) < 0)
         child_fail(parked_out, "dup2 stdio");
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < c->n; i++)
         if (dup2(parked[i], (int)(3 + i)) < 0)
             child_fail(parked_out, "dup2 inherited fd");
     rerr *e = NULL;
-    if (fds_set_cloexec_from((int)(3 + n), &e) < 0)
+    if (fds_set_cloexec_from((int)(3 + c->n), &e) < 0)
         child_fail(parked_out, "close fds");
-    execv(argv[0], argv);
-    child_fail(parked_out, argv[0]);
+    exec_search(c);
+    child_fail(parked_out, c->argv[0]);
 }
 
-int criu_run(char *const *argv, const int *inherit, size_t n_inherit, int *status, char **output,
-             rerr **err)
+/* Append what the pipe has now; false at end of file (or a read error). */
+static bool read_some(int fd, char **buf, size_t *len)
 {
-    if (n_inherit > MAX_INHERIT)
-        return rerr_setx(err, EINVAL, "criu: too many inherited fds (%zu)", n_inherit);
+    char chunk[4096];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return errno == EAGAIN;
+        if (n == 0)
+            return false;
+        size_t keep = *len + (size_t)n > CRIU_OUTPUT_MAX ? CRIU_OUTPUT_MAX - *len : (size_t)n;
+        *buf = xrealloc(*buf, *len + keep + 1);
+        memcpy(*buf + *len, chunk, keep);
+        *len += keep;
+        (*buf)[*len] = '\0';
+    }
+}
+
+/* Milliseconds left until deadline (ns, 0 = none) for poll: -1 for none, 0 when passed. */
+static int remaining_ms(uint64_t deadline)
+{
+    if (deadline == 0)
+        return -1;
+    uint64_t now = monotonic_ns();
+    if (now >= deadline)
+        return 0;
+    uint64_t ms = (deadline - now + 999999) / 1000000;
+    return ms > INT32_MAX ? INT32_MAX : (int)ms;
+}
+
+/* Collect output until criu exits (its pidfd; without one, until the pipe closes) or the
+ * deadline passes (false). Tasks criu restored may keep the pipe open after it exits, so from
+ * then on only what is already buffered is read. */
+static bool collect(int out, int pidfd, uint64_t deadline, char **buf, size_t *len)
+{
+    bool open_pipe = true, exited = false;
+    while (!exited && (open_pipe || pidfd >= 0)) {
+        struct pollfd p[2] = {{.fd = open_pipe ? out : -1, .events = POLLIN},
+                              {.fd = pidfd, .events = POLLIN}};
+        int ms = remaining_ms(deadline);
+        if (ms == 0)
+            return false;
+        int n = poll(p, 2, ms);
+        if (n < 0 && errno != EINTR) {
+            log_warn("criu: poll: %s", strerror(errno));
+            return true; /* fall back to waiting for it */
+        }
+        if (n > 0 && p[0].revents)
+            open_pipe = read_some(out, buf, len);
+        exited = n > 0 && p[1].revents;
+    }
+    if (open_pipe)
+        IGNORE_RESULT(read_some(out, buf, len));
+    return true;
+}
+
+/* Past its timeout: criu and every process it forked go (a restore may have forked the
+ * restored tasks; their siblings are the caller's to kill), then it is reaped. */
+static void kill_criu(pid_t pid)
+{
+    _cleanup_rerr_ rerr *e = NULL;
+    if (proc_tree_kill(pid, SIGKILL, &e) < 0) {
+        log_warn("criu %d: %s", (int)pid, rerr_msg(e));
+        kill(pid, SIGKILL);
+    }
+}
+
+static _must_check_ int start_child(struct criu_run *run, int pfd[2], int *pidfd, pid_t *pid,
+                                    rerr **err)
+{
+    const char *paths = getenv("PATH");
+    struct criu_child c = {.argv = run->argv,
+                           .inherit = run->inherit,
+                           .n = run->n_inherit,
+                           .out = pfd[1],
+                           .ns = -1,
+                           .paths = paths ? paths : CRIU_DEFAULT_PATH};
+    const char *ns = run->cfg->criu_mount_ns;
+    if (ns && (c.ns = open(ns, O_RDONLY | O_CLOEXEC)) < 0)
+        return rerr_set(err, errno, "REAPER_CRIU_MOUNT_NS=%s", ns);
+    *pid = fork();
+    if (*pid == 0)
+        criu_child(&c);
+    int saved = errno;
+    if (c.ns >= 0)
+        close(c.ns);
+    if (*pid < 0)
+        return rerr_set(err, saved, "fork %s", run->argv[0]);
+    *pidfd = (int)syscall(SYS_pidfd_open, *pid, 0);
+    return 0;
+}
+
+int criu_run(struct criu_run *run, rerr **err)
+{
+    run->status = 0;
+    run->timed_out = false;
+    run->output = NULL;
+    if (run->n_inherit > MAX_INHERIT)
+        return rerr_setx(err, EINVAL, "criu: too many inherited fds (%zu)", run->n_inherit);
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0)
         return rerr_set(err, errno, "criu: pipe");
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(pfd[0]);
-        close(pfd[1]);
-        return rerr_set(err, errno, "fork %s", argv[0]);
-    }
-    if (pid == 0)
-        criu_child(argv, inherit, n_inherit, pfd[1]);
+    pid_t pid = -1;
+    int pidfd = -1;
+    int r = start_child(run, pfd, &pidfd, &pid, err);
     close(pfd[1]);
-    _cleanup_free_ char *out = NULL;
-    _cleanup_rerr_ rerr *read_err = NULL;
+    if (r < 0) {
+        close(pfd[0]);
+        return r;
+    }
+    IGNORE_RESULT(fcntl(pfd[0], F_SETFL, O_NONBLOCK)); /* without it, reads just block */
+    unsigned timeout = run->cfg->criu_timeout;
+    uint64_t deadline = timeout ? monotonic_ns() + (uint64_t)timeout * 1000000000ull : 0;
     size_t len = 0;
-    if (read_fd_all(pfd[0], CRIU_OUTPUT_MAX, &out, &len, &read_err) < 0)
-        log_warn("%s: output: %s", argv[0], rerr_msg(read_err));
+    run->timed_out = !collect(pfd[0], pidfd, deadline, &run->output, &len);
     close(pfd[0]);
+    if (pidfd >= 0)
+        close(pidfd);
+    if (run->timed_out)
+        kill_criu(pid);
     int ws = 0;
     while (waitpid(pid, &ws, 0) < 0) {
         if (errno != EINTR)
-            return rerr_set(err, errno, "wait for %s", argv[0]);
+            return rerr_set(err, errno, "wait for %s", run->argv[0]);
     }
-    *status = ws;
-    if (output)
-        *output = out ? steal_ptr(out) : xstrdup("");
+    run->status = ws;
+    if (run->output == NULL)
+        run->output = xstrdup("");
     return 0;
 }
 
@@ -179,6 +329,23 @@ char *criu_log_errors(const char *log, size_t len, size_t max)
     return out;
 }
 
+char *criu_log_tail(const char *log, size_t len, size_t max)
+{
+    while (log && len > 0 && (log[len - 1] == '\n' || log[len - 1] == '\r'))
+        len--;
+    if (log == NULL || len == 0 || max == 0)
+        return NULL;
+    size_t start = len;
+    for (size_t lines = 0; start > 0; start--) {
+        if (log[start - 1] == '\n' && ++lines == max)
+            break;
+    }
+    char *out = xstrndup(log + start, len - start);
+    for (char *p = out; (p = strchr(p, '\n'));)
+        *p = ';'; /* one line in an error message */
+    return out;
+}
+
 void criu_log_seized(const char *log, size_t len, pid_t **pids, size_t *n)
 {
     static const char tag[] = "Seized task ";
@@ -219,42 +386,62 @@ char *criu_describe(const char *path, const char *version)
                      path ? path : "not found");
 }
 
-char *criu_version(const char *path)
+char *criu_version(const struct reaper_config *cfg, const char *path)
 {
     char *argv[] = {(char *)path, "--version", NULL};
-    _cleanup_free_ char *out = NULL;
+    struct criu_run run = {.cfg = cfg, .argv = argv};
     _cleanup_rerr_ rerr *e = NULL;
-    int status;
-    if (criu_run(argv, NULL, 0, &status, &out, &e) < 0)
+    if (criu_run(&run, &e) < 0)
         return NULL;
-    return criu_parse_version(out);
+    char *v = run.timed_out ? NULL : criu_parse_version(run.output);
+    free(run.output);
+    return v;
 }
 
-/* The error of a failed criu run: who, how it ended, its error lines and where its log is. */
-int criu_failure(const char *what, const char *criu, int status, const char *output,
-                 const char *work_dir, const char *log, rerr **err)
+/* The error of a failed criu run: who, how it ended, its error lines (the last lines of its
+ * log when it hung) and where its log is. */
+int criu_failure(const char *what, const struct criu_run *run, const char *work_dir,
+                 const char *log, rerr **err)
 {
-    char desc[64];
-    process_describe_wait(status, desc, sizeof(desc));
     size_t len = 0;
     _cleanup_free_ char *text = criu_log_read(work_dir, log, &len);
-    const char *src = text ? text : output ? output : "";
+    const char *output = run->output ? run->output : "";
+    const char *src = text ? text : output;
     size_t src_len = text ? len : strlen(src);
     _cleanup_free_ char *version = criu_parse_version(src);
-    _cleanup_free_ char *who = criu_describe(criu, version);
+    _cleanup_free_ char *who = criu_describe(run->argv[0], version);
+    if (run->timed_out) {
+        _cleanup_free_ char *tail = criu_log_tail(src, src_len, CRIU_ERROR_LINES);
+        return rerr_setx(err, ETIMEDOUT,
+                         "%s: %s did not finish within %us (REAPER_CRIU_TIMEOUT) and was "
+                         "killed; its last log lines: %s (log: %s/%s)",
+                         what, who, run->cfg->criu_timeout, tail ? tail : "(none)", work_dir, log);
+    }
+    char desc[64];
+    process_describe_wait(run->status, desc, sizeof(desc));
     _cleanup_free_ char *lines = criu_log_errors(src, src_len, CRIU_ERROR_LINES);
     return rerr_setx(err, EIO, "%s: %s failed (%s): %s (log: %s/%s)", what, who, desc,
                      lines ? lines : "no error lines in its log", work_dir, log);
 }
 
 /* Run `criu <verb>` and keep its output; false if it could not run or failed. */
-static bool criu_ask(const char *path, const char *verb, char **output, int *status)
+static bool criu_ask(const struct reaper_config *cfg, const char *path, const char *verb,
+                     char **output, int *status)
 {
     char *argv[] = {(char *)path, (char *)verb, NULL};
+    struct criu_run run = {.cfg = cfg, .argv = argv};
     _cleanup_rerr_ rerr *e = NULL;
     *status = -1;
-    if (criu_run(argv, NULL, 0, status, output, &e) < 0) {
+    if (criu_run(&run, &e) < 0) {
         *output = xstrdup(rerr_msg(e));
+        return false;
+    }
+    *output = run.output;
+    *status = run.status;
+    if (run.timed_out) {
+        *output = xasprintf("%stimed out after %us", run.output, cfg->criu_timeout);
+        free(run.output);
+        *status = -1; /* the message says it all */
         return false;
     }
     return WIFEXITED(*status) && WEXITSTATUS(*status) == 0;
@@ -262,6 +449,8 @@ static bool criu_ask(const char *path, const char *verb, char **output, int *sta
 
 static char *check_failure(const char *output, int status)
 {
+    if (status == -1) /* it did not run: output is why */
+        return xstrdup(output);
     char *lines = criu_log_errors(output, strlen(output), CRIU_ERROR_LINES);
     if (lines)
         return lines;
@@ -280,8 +469,8 @@ void criu_probe(const struct reaper_config *cfg, struct criu_info *out)
     }
     _cleanup_free_ char *check_out = NULL;
     int status;
-    out->version = criu_version(out->path);
-    out->works = criu_ask(out->path, "check", &check_out, &status);
+    out->version = criu_version(cfg, out->path);
+    out->works = criu_ask(cfg, out->path, "check", &check_out, &status);
     _cleanup_free_ char *who = criu_describe(out->path, out->version);
     if (out->works) {
         out->message = xasprintf("%s: check ok", who);

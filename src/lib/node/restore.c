@@ -183,13 +183,20 @@ static bool is_our_child(pid_t pid)
     return proc_stat_read(pid, &ps) == 0 && ps.ppid == getpid();
 }
 
-/* A failed criu restore kills what it restored; whatever is left of ours goes too. */
-static void remove_leftover(const char *pidfile)
+/* A failed criu restore kills what it restored; whatever is left of ours goes too: the init it
+ * wrote to the pidfile, or (when it was killed before writing it) the restored tasks it made our
+ * children (--restore-sibling), which have the checkpoint's pids. */
+static void remove_leftover(const char *pidfile, const struct checkpoint_meta *meta)
 {
     pid_t pid;
     _cleanup_rerr_ rerr *e = NULL;
     if (read_pidfile(pidfile, &pid, &e) == 0 && is_our_child(pid))
         kill_and_reap(pid);
+    for (size_t i = 0; i < meta->n_pids; i++)
+        if (is_our_child(meta->pids[i]))
+            kill_and_reap(meta->pids[i]);
+    if (meta->n_pids == 0 && is_our_child(meta->pid))
+        kill_and_reap(meta->pid);
     if (unlink(pidfile) < 0 && errno != ENOENT)
         log_warn("unlink %s: %s", pidfile, strerror(errno));
 }
@@ -211,16 +218,16 @@ static _must_check_ int run_restore(struct restore_job *j, const struct containe
                                     .n_ext_mounts = j->n_mounts};
     _cleanup_strv_ char **argv = criu_restore_argv(&p);
     strv_free(in.links);
-    _cleanup_free_ char *output = NULL;
-    int status = 0;
+    struct criu_run run = {.cfg = j->cfg, .argv = argv, .inherit = in.fds, .n_inherit = in.n};
     int r = mkdir_p(work, 0700, err);
     if (r == 0)
-        r = criu_run(argv, in.fds, in.n, &status, &output, err);
-    if (r < 0 || (WIFEXITED(status) && WEXITSTATUS(status) == 0))
+        r = criu_run(&run, err);
+    _cleanup_free_ char *output = run.output;
+    if (r < 0 || (!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0))
         return r;
-    remove_leftover(j->pidfile);
+    remove_leftover(j->pidfile, j->meta);
     _cleanup_free_ char *what = xasprintf("restore %s from %s", j->st->id, j->opts.image_path);
-    return criu_failure(what, j->criu, status, output, work, CRIU_RESTORE_LOG, err);
+    return criu_failure(what, &run, work, CRIU_RESTORE_LOG, err);
 }
 
 /* The overlay mounted for CRIU goes whatever happened (the restored tree holds its own). */
