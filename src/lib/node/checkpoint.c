@@ -142,11 +142,10 @@ static _must_check_ int run_dump(const struct reaper_config *cfg, const char *cr
                                  .opts = opts,
                                  .ext_mounts = ext_mounts};
     _cleanup_strv_ char **argv = criu_dump_argv(&p);
-    struct criu_run run = {.cfg = cfg, .argv = argv};
+    _cleanup_criu_run_ struct criu_run run = {.cfg = cfg, .argv = argv};
     int r = criu_run(&run, err);
     if (r < 0)
         return r;
-    _cleanup_free_ char *output = run.output;
     if (!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0)
         return 0;
     _cleanup_free_ char *what = xasprintf("checkpoint %s (pid %d)", st->id, (int)st->pid);

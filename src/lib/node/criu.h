@@ -41,6 +41,9 @@ struct criu_run {
  * a success with run->timed_out set (criu_failure says what it was doing).
  */
 _must_check_ int criu_run(struct criu_run *run, rerr **err);
+/* Free what criu_run left in *run (for the cleanup attribute). */
+void criu_run_clear(struct criu_run *run);
+#define _cleanup_criu_run_ __attribute__((cleanup(criu_run_clear)))
 
 /* "4.2" from `criu --version` output ("Version: 4.2\n..."), NULL if absent. */
 char *criu_parse_version(const char *output);

@@ -221,6 +221,12 @@ static _must_check_ int start_child(struct criu_run *run, int pfd[2], int *pidfd
     return 0;
 }
 
+void criu_run_clear(struct criu_run *run)
+{
+    free(run->output);
+    run->output = NULL;
+}
+
 int criu_run(struct criu_run *run, rerr **err)
 {
     run->status = 0;

@@ -218,11 +218,11 @@ static _must_check_ int run_restore(struct restore_job *j, const struct containe
                                     .n_ext_mounts = j->n_mounts};
     _cleanup_strv_ char **argv = criu_restore_argv(&p);
     strv_free(in.links);
-    struct criu_run run = {.cfg = j->cfg, .argv = argv, .inherit = in.fds, .n_inherit = in.n};
+    _cleanup_criu_run_ struct criu_run run = {
+        .cfg = j->cfg, .argv = argv, .inherit = in.fds, .n_inherit = in.n};
     int r = mkdir_p(work, 0700, err);
     if (r == 0)
         r = criu_run(&run, err);
-    _cleanup_free_ char *output = run.output;
     if (r < 0 || (!run.timed_out && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0))
         return r;
     remove_leftover(j->pidfile, j->meta);
