@@ -75,13 +75,20 @@ struct criu_child {
     const char *paths; /* PATH to search when argv[0] has no '/' */
 };
 
+/* The raw syscall, not execv(): coverage builds write their counters out before an exec*()
+ * call, taking allocator locks that another thread of the parent may have held at fork. */
+static void exec_raw(const char *path, char *const *argv)
+{
+    syscall(SYS_execve, path, argv, environ);
+}
+
 /* execv argv[0], or like execvp the first <dir>/argv[0] of PATH that runs (in the namespace the
  * child is in by now, which is why the parent cannot resolve it). */
 static void exec_search(const struct criu_child *c)
 {
     const char *name = c->argv[0];
     if (strchr(name, '/')) {
-        execv(name, c->argv);
+        exec_raw(name, c->argv);
         return;
     }
     int first = ENOENT;
@@ -91,7 +98,7 @@ static void exec_search(const struct criu_child *c)
         int len = n ? snprintf(full, sizeof(full), "%.*s/%s", (int)n, p, name)
                     : snprintf(full, sizeof(full), "./%s", name); /* "" is the cwd */
         if (len > 0 && (size_t)len < sizeof(full)) {
-            execv(full, c->argv);
+            exec_raw(full, c->argv);
             if (errno != ENOENT && errno != ENOTDIR && first == ENOENT)
                 first = errno;
         }
