@@ -534,3 +534,65 @@ def test_restore_hung_on_truncated_pages_times_out(rt, criu):
     assert c.pids() == set()
     meta = json.loads((img / "reaper-checkpoint.json").read_text())
     assert not pathlib.Path(f"/proc/{meta['pid']}").exists(), "restored init left behind"
+
+
+def test_usage_errors():
+    """The verbs' own argument errors, before anything is touched (no CRIU needed)."""
+    for args, want in ((["checkpoint", "c1"], "missing --image-path"),
+                       (["restore", "c1"], "missing --image-path"),
+                       (["checkpoint", "--image-path", "/tmp/x"], "checkpoint"),
+                       (["restore", "--bogus", "c1"], "bogus")):
+        p = subprocess.run([str(RUNTIME), *args], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and want in p.stderr, (args, p.returncode, p.stderr)
+
+
+# A criu stand-in: records its arguments; a dump writes the log lines Reaper reads (version, the
+# pids it froze) and an image file; a restore fails the way CRIU reports a failure.
+SCRIPTED_CRIU = """#!/bin/sh
+echo "$@" >> {calls}
+case "$1" in --version) echo 'Version: 9.9'; exit 0;; esac
+verb=$1
+while [ $# -gt 0 ]; do
+  case "$1" in -W) work=$2;; -D) img=$2;; -t) pid=$2;; esac
+  shift
+done
+if [ "$verb" = dump ]; then
+  printf '(00.1) Version: 9.9\\n(00.2) Seized task %s\\n' "$pid" > "$work/dump.log"
+  : > "$img/inventory.img"
+  exit 0
+fi
+printf '(00.1) Version: 9.9\\n(00.2) Error (criu/cr-restore.c:1): scripted restore failure\\n' \\
+  > "$work/restore.log"
+exit 1
+"""
+
+
+def test_cli_flags_reach_criu_and_restore_failure_is_clean(rt):
+    """Every runc-style flag reaches criu; the metadata records the dump; a restore CRIU fails
+    says CRIU's line and leaves nothing (no state, no mount, no pid file)."""
+    calls = rt.host / "criu-calls"
+    fake = rt.tmp / "scripted-criu"
+    fake.write_text(SCRIPTED_CRIU.replace("{calls}", str(calls)))
+    fake.chmod(0o755)
+    rt.env["REAPER_CRIU"] = str(fake)
+    c = Counter(rt, "c1")
+    img, work = rt.host / "img", rt.host / "work"
+    rt.cli("checkpoint", "--image-path", img, "--work-path", work, "--leave-running",
+           "--tcp-established", "--file-locks", "--ext-unix-sk", "c1")
+    dump = calls.read_text().splitlines()[-1].split()
+    assert dump[0] == "dump" and str(c.pid) in dump, dump
+    for flag in ("--leave-running", "--tcp-established", "--file-locks", "--ext-unix-sk"):
+        assert flag in dump, (flag, dump)
+    meta = json.loads((img / "reaper-checkpoint.json").read_text())
+    assert meta["pid"] == c.pid and meta["id"] == "c1", meta
+    assert rt.state("c1")["status"] == "running"
+    rt.cli("kill", "c1", "KILL")
+    assert reap_dumped(rt, img) == 137  # its pids must be free for a restore
+    rt.cli("delete", "c1")
+    pid_file = rt.host / "restored.pid"
+    p, _ = restore(rt, "c2", img, c.bundle, "--work-path", work, "--tcp-established",
+                   "--pid-file", pid_file, check=False)
+    assert p.returncode == 1 and "scripted restore failure" in p.stderr, p.stderr
+    assert "--tcp-established" in calls.read_text().splitlines()[-1]
+    assert not pid_file.exists()
+    nothing_left(rt, "c2")
