@@ -75,6 +75,19 @@ static void count_op(struct agent *a, enum overlay_action act, enum op_result re
         agent_counters_error(&a->counters, COMP_OVERLAY);
 }
 
+static void log_outcome(const char *ns, const char *name, enum overlay_action act,
+                        enum op_result res, const char *message)
+{
+    log_info("overlay %s/%s: %s %s%s%s", ns, name,
+             act == OVA_REGISTER ? "registered"
+             : act == OVA_RESET  ? "reset"
+                                 : "delete",
+             res == RES_OK        ? "done"
+             : res == RES_REFUSED ? "refused"
+                                  : "failed",
+             message ? ": " : "", message ? message : "");
+}
+
 /* The action for this node on the object as the API server has it now. The informer's copy
  * can predate this agent's own last write (its watch event still on the way): acting on it
  * would redo a reset or delete just done, wiping what a workload has written since. */
@@ -109,8 +122,10 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
         return 0;
     _cleanup_free_ char *message = NULL;
     enum op_result res = RES_OK;
-    if (act != OVA_REGISTER)
+    if (act != OVA_REGISTER) {
         res = destroy(a, ns, target, &message);
+        log_outcome(ns, name, act, res, message); /* what the node did, before the status says so */
+    }
     count_op(a, act, res);
     struct entry_write w = {a->o.node_name, act, res, message};
     r = kube_modify(a->client, &REAPER_OVERLAYS, ns, name, true, write_entry, &w, NULL, err);
@@ -118,14 +133,8 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
         return 0;
     if (r < 0)
         return r;
-    log_info("overlay %s/%s: %s %s%s%s", ns, name,
-             act == OVA_REGISTER ? "registered"
-             : act == OVA_RESET  ? "reset"
-                                 : "delete",
-             res == RES_OK        ? "done"
-             : res == RES_REFUSED ? "refused"
-                                  : "failed",
-             message ? ": " : "", message ? message : "");
+    if (act == OVA_REGISTER)
+        log_outcome(ns, name, act, res, message);
     if (res != RES_OK)
         return rerr_setx(err, res == RES_REFUSED ? EBUSY : EIO, "overlay %s/%s: %s", ns, name,
                          message);
