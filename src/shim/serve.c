@@ -16,6 +16,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -217,6 +218,35 @@ void shim_release_memory(void)
     release_dead_stack(DEAD_STACK_MAX);
 }
 
+/* Released this long after the last RPC that allocates much. A pod's RPCs come in a burst
+ * (Create, then Start right away; Wait, Delete): trimming between them put the trim, and the
+ * page faults that follow it, on containerd's path. */
+#define RELEASE_IDLE_NS 300000000L
+
+static void on_release_timer(struct watch *w, uint32_t events)
+{
+    uint64_t expirations;
+    IGNORE_RESULT(read(w->fd, &expirations, sizeof(expirations)));
+    shim_release_memory();
+}
+
+void shim_release_memory_later(struct shim_service *s)
+{
+    struct itimerspec at = {.it_value = {.tv_nsec = RELEASE_IDLE_NS}};
+    if (s->release.fd < 0 || timerfd_settime(s->release.fd, 0, &at, NULL) < 0)
+        shim_release_memory(); /* no timer: release now rather than never */
+}
+
+static void watch_release_timer(struct shim_service *s)
+{
+    s->release = (struct watch){.fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK),
+                                .fn = on_release_timer};
+    if (s->release.fd >= 0 && loop_watch(s->loop, &s->release, EPOLLIN) < 0) {
+        close(s->release.fd);
+        s->release.fd = -1;
+    }
+}
+
 int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int listen_fd,
                rerr **err)
 {
@@ -246,6 +276,7 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
         loop_free(svc.loop);
         return rerr_set(err, -r, "watch the listener and signals");
     }
+    watch_release_timer(&svc);
     start_events(&svc, o);
     log_info("serving (pid %d)", (int)getpid());
     r = loop_run(svc.loop, err);
@@ -256,6 +287,8 @@ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg, int l
     loop_free(svc.loop);
     if (svc.spare_fd >= 0)
         close(svc.spare_fd);
+    if (svc.release.fd >= 0)
+        close(svc.release.fd);
     log_info("exiting");
     return r;
 }

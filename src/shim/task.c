@@ -216,19 +216,18 @@ void tasks_reap(struct shim_tasks *ts)
     }
 }
 
-/* container_create spawned nothing: a pod sandbox, or a restore waiting for Start. */
-static _must_check_ int spawnless_task(struct task *t, struct child_io *cio, rerr **err)
+/* container_create spawned nothing: a pod sandbox, or (restore_from set) a restore waiting
+ * for Start. */
+static _must_check_ int spawnless_task(struct task *t, const char *restore_from,
+                                       struct child_io *cio, rerr **err)
 {
-    struct container_state *st = NULL;
-    enum container_status status;
-    int r = container_state(t->owner->cfg, t->id, &st, &status, err);
-    if (r == 0 && !st->sandbox)
-        r = task_await_restore(t, st->restore_from, cio, err);
-    else if (r == 0)
+    int r = 0;
+    if (restore_from)
+        r = task_await_restore(t, restore_from, cio, err);
+    else
         t->sandbox = true;
     if (!t->restore)
         procio_discard(cio);
-    state_free(st);
     return r;
 }
 
@@ -256,18 +255,20 @@ int task_create(struct shim_tasks *ts, const char *id, const char *bundle,
     int r = procio_prepare(io, &cio, err);
     pid_t pid = 0;
     int pidfd = -1;
+    _cleanup_free_ char *restore_pending = NULL;
     if (r == 0) {
         struct container_create_opts opts = {.id = id,
                                              .bundle = bundle,
                                              .console_fd = cio.console_sock,
-                                             .restore_from = restore_from};
+                                             .restore_from = restore_from,
+                                             .restore_pending = &restore_pending};
         memcpy(opts.stdio, cio.stdio, sizeof(opts.stdio));
         r = container_create(ts->cfg, &opts, &pid, &pidfd, err);
     }
     if (pidfd >= 0)
         close(pidfd); /* exits come from SIGCHLD */
     if (r == 0 && pid == 0) {
-        r = spawnless_task(t, &cio, err);
+        r = spawnless_task(t, restore_pending, &cio, err);
     } else if (r == 0) {
         t->init.pid = pid;
         r = procio_attach(&t->init, ts->loop, &cio, proc_output_done, err);

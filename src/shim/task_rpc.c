@@ -660,8 +660,8 @@ void task_rpc_dispatch(struct ttrpc_conn *c, const struct ttrpc_request *req, vo
             log_debug("rpc %s", req->method);
             struct timing_mark t0 = timing_start();
             methods[i].fn(user, c, req);
-            if (methods[i].trim) /* after the reply: not on the client's path */
-                shim_release_memory();
+            if (methods[i].trim)
+                shim_release_memory_later(user);
             timing_done(t0, req->method);
             return;
         }

@@ -446,6 +446,20 @@ def test_create_with_restore_from_has_no_process(rt):
     assert not (rt.root / "c1").exists()
 
 
+def test_restore_annotation_ignored_when_annotations_disabled(rt):
+    """REAPER_ANNOTATIONS_ENABLED=false: reaper.runtime/restore-from is ignored like every
+    reaper.runtime/ annotation; the container starts fresh."""
+    img = fake_image(rt)
+    rt.env["REAPER_ANNOTATIONS_ENABLED"] = "false"
+    b = rt.bundle(["sh", "-c", "exit 3"], annotations={"reaper.runtime/restore-from": str(img)})
+    rt.create("c1", b)
+    assert rt.state("c1")["pid"] > 0
+    assert "restore_from" not in json.loads((rt.root / "c1" / "state.json").read_text())
+    rt.cli("start", "c1")
+    rt.cli("delete", "--force", "c1")
+    assert not (rt.root / "c1").exists()
+
+
 @pytest.mark.parametrize("how,want", [
     ("env-relative", 'RESTORE_FROM="img"'),
     ("annotation-empty", "annotation reaper.runtime/restore-from"),

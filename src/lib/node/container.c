@@ -252,16 +252,18 @@ static _must_check_ int create_in_dir(struct create_ctx *c, pid_t *pid, int *pid
 
 /* The checkpoint image a workload asks to be restored from, checked now: a missing or unusable
  * image fails create instead of silently starting fresh. */
-static _must_check_ int restore_image_of(const struct oci_spec *spec, const char *given, char **dir,
+static _must_check_ int restore_image_of(const struct reaper_config *cfg,
+                                         const struct oci_spec *spec, const char *given, char **dir,
                                          rerr **err)
 {
     *dir = NULL;
     if (oci_spec_is_sandbox(spec))
         return 0;
     _cleanup_free_ char *image = given ? xstrdup(given) : NULL;
-    int r = given ? 0
-                  : restore_source(spec->process.env, spec->annotations, spec->n_annotations,
-                                   &image, err);
+    /* REAPER_ANNOTATIONS_ENABLED=false: no reaper.runtime/ annotation is honoured, this one
+     * neither (the RESTORE_FROM env still is: it is the workload's own spec). */
+    size_t n_ann = cfg->annotations_enabled ? spec->n_annotations : 0;
+    int r = given ? 0 : restore_source(spec->process.env, spec->annotations, n_ann, &image, err);
     if (r == 0 && image)
         r = checkpoint_image_validate(image, err);
     if (r == 0)
@@ -275,7 +277,7 @@ static _must_check_ int create_with_spec(const struct reaper_config *cfg,
                                          rerr **err)
 {
     _cleanup_free_ char *restore_from = NULL;
-    int r = restore_image_of(spec, opts->restore_from, &restore_from, err);
+    int r = restore_image_of(cfg, spec, opts->restore_from, &restore_from, err);
     if (r < 0)
         return rerr_wrap(err, "create %s", opts->id);
     struct workload_identity ident = {0};

@@ -20,6 +20,9 @@ struct container_create_opts {
     /* Checkpoint image to restore from (`restore`, the shim's checkpoint path), or NULL: the
      * spec's RESTORE_FROM / reaper.runtime/restore-from if any (checkpoint.h). */
     const char *restore_from;
+    /* Out, optional: the image a created-but-not-spawned container waits to be restored from
+     * (the caller frees it), NULL for a sandbox or a spawned one. Saves reading state back. */
+    char **restore_pending;
 };
 
 /* Parse <bundle>/config.json, record state, spawn the process blocked before exec.
