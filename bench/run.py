@@ -384,16 +384,31 @@ def log_rows(res):
 
 def print_table(res):
     print(f"\nmachine: {res['machine']}\nreaper shim: {res['reaper_build']}")
+    print(f"state of containerd, runc and Reaper (a node's /run): {res.get('run_state_on', 'disk')}")
     print(f"{'measure':<34}{'reaper':>22}{'runc':>22}{'ratio':>8}  target")
     for rows in (timing_rows, memory_rows, scale_rows, log_rows):
         rows(res)
 
 
+def run_tmpfs():
+    """A node keeps containerd's state, runc's and Reaper's in /run, a tmpfs; this VM's /run is
+    on its disk (ext4), where every state write is a journalled file create. Both runtimes get
+    a tmpfs for that state, as on a node (BENCH_RUN_TMPFS=0: the disk, as the tests do)."""
+    if os.environ.get("BENCH_RUN_TMPFS", "1") == "0":
+        return None
+    d = tempfile.mkdtemp(prefix="bench-run-", dir="/tmp")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1g,mode=0711", "bench-run", d],
+                   check=True)
+    return d
+
+
 def main():
     build = reaper_build()
     image = build_test_image(pathlib.Path(tempfile.mkdtemp()))
-    ctd = Containerd(image, build)
-    res = {"machine": machine(), "reaper_build": str(build)}
+    run_dir = run_tmpfs()
+    ctd = Containerd(image, build, run_dir=run_dir)
+    res = {"machine": machine(), "reaper_build": str(build),
+           "run_state_on": "tmpfs" if run_dir else "disk"}
     # The shims log one line per RPC with its duration (the shim share of a lifecycle).
     os.environ.setdefault("REAPER_SHIM_TIMING", "1")
     try:
@@ -417,6 +432,9 @@ def main():
         cri.cleanup()
     finally:
         ctd.stop()
+        if run_dir:
+            subprocess.run(["umount", run_dir], check=True)
+            os.rmdir(run_dir)
     print_table(res)
     outdir = REPO / "bench/results"
     outdir.mkdir(exist_ok=True)

@@ -115,9 +115,11 @@ def overlay_works(workdir):
 class Containerd:
     """One private containerd process plus its temp tree. Use start()/stop() or a fixture."""
 
-    def __init__(self, image, reaper_build, configure=None):
+    def __init__(self, image, reaper_build, configure=None, run_dir=None):
         """configure: None (the harness registers Reaper itself) or a callable given the
-        config.toml path (without Reaper) that registers it before containerd starts."""
+        config.toml path (without Reaper) that registers it before containerd starts.
+        run_dir: where the state that a node keeps in /run (a tmpfs) goes: containerd's state
+        dir (runc's too) and Reaper's runtime root. Default: inside the temp tree."""
         self.image = image
         self.configure = configure
         self.reaper_build = pathlib.Path(reaper_build)
@@ -127,6 +129,12 @@ class Containerd:
         names = ["root", "state", "opt", "cni_bin", "cni_conf", "bin", "reaper_root",
                  "reaper_overlay", "pods", "sanitizer"]
         self.dirs = {n: self.dir / n for n in names}
+        if run_dir is not None:
+            run = pathlib.Path(tempfile.mkdtemp(prefix="rc-run-", dir=run_dir))
+            self.dirs.update(state=run / "state", reaper_root=run / "reaper_root")
+            self.trees = [self.dir, run]
+        else:
+            self.trees = [self.dir]
         for p in self.dirs.values():
             p.mkdir()
         self.dirs["sock"] = self.dir / "c.sock"
@@ -308,5 +316,6 @@ class Containerd:
             procs.kill_all(shims)
             self.final_sanitizer_reports = self.sanitizer_reports()  # LSan reports at shim exit
             procs.unlink_stale(sockets)
-            mounts.unmount_under(self.dir)
-            shutil.rmtree(self.dir, ignore_errors=True)
+            for tree in self.trees:
+                mounts.unmount_under(tree)
+                shutil.rmtree(tree, ignore_errors=True)
