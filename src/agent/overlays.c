@@ -35,14 +35,13 @@ static _must_check_ int write_entry(json_t *obj, void *ud, rerr **err)
 struct mark_write {
     const struct reaper_config *cfg;
     const char *ns, *name; /* the ReaperOverlay */
-    const struct reset_mark *mark;
 };
 
 /* overlay_destroy callback: the layers are aside, so the reset is done (see reset_mark.h). */
 static _must_check_ int write_mark(void *ud, rerr **err)
 {
     const struct mark_write *w = ud;
-    return reset_mark_write(w->cfg, w->ns, w->name, w->mark, err);
+    return reset_mark_commit(w->cfg, w->ns, w->name, err);
 }
 
 static void forget_mark(struct agent *a, const char *ns, const char *name)
@@ -105,7 +104,12 @@ static enum op_result reset(struct agent *a, const char *ns, const char *name, c
         rerr_free(e);
     }
     if (r <= 0 || !reset_mark_covers(&done, want)) {
-        struct mark_write w = {&a->cfg, ns, name, want};
+        if (reset_mark_prepare(&a->cfg, ns, name, want, &e) < 0) { /* fail before, not after */
+            *message = xstrdup(rerr_msg(e));
+            rerr_free(e);
+            return RES_ERROR;
+        }
+        struct mark_write w = {&a->cfg, ns, name};
         return destroy(a, ns, target, &w, message);
     }
     struct workload_identity id = {.k8s_namespace = (char *)ns, .overlay_name = (char *)target};

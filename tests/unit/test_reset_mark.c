@@ -55,13 +55,24 @@ static bool exists(const struct fixture *f, const char *rel)
     return access(p, F_OK) == 0;
 }
 
+static int write_mark(const struct reaper_config *cfg, const char *ns, const char *name,
+                      const struct reset_mark *m, rerr **err)
+{
+    int r = reset_mark_prepare(cfg, ns, name, m, err);
+    return r < 0 ? r : reset_mark_commit(cfg, ns, name, err);
+}
+
 static void test_write_read_remove(void **state)
 {
     struct fixture *f = *state;
     struct reset_mark m = {.uid = "0b7c-uid", .generation = 3, .request = 7}, got = {0};
     rerr *e = NULL;
     assert_int_equal(reset_mark_read(&f->cfg, "team", "cache", &got, &e), 0); /* none yet */
-    assert_int_equal(reset_mark_write(&f->cfg, "team", "cache", &m, &e), 0);
+    assert_int_equal(reset_mark_prepare(&f->cfg, "team", "cache", &m, &e), 0);
+    assert_true(exists(f, "base/.resets/.team_cache.tmp"));
+    assert_int_equal(reset_mark_read(&f->cfg, "team", "cache", &got, &e), 0); /* prepared only */
+    assert_int_equal(reset_mark_commit(&f->cfg, "team", "cache", &e), 0);
+    assert_false(exists(f, "base/.resets/.team_cache.tmp"));
     _cleanup_free_ char *path = path_in(f, "base/.resets/team_cache");
     _cleanup_free_ char *text = NULL;
     assert_int_equal(read_file(path, 100, &text, NULL, &e), 0);
@@ -75,10 +86,12 @@ static void test_write_read_remove(void **state)
     assert_int_equal(got.request, 7);
 
     struct reset_mark other = {.uid = "u2", .generation = 1};
-    assert_int_equal(reset_mark_write(&f->cfg, "team", "other", &other, &e), 0);
+    assert_int_equal(write_mark(&f->cfg, "team", "other", &other, &e), 0);
+    assert_int_equal(reset_mark_prepare(&f->cfg, "team", "cache", &other, &e), 0);
     assert_int_equal(reset_mark_remove(&f->cfg, "team", "cache", &e), 0);
     assert_false(exists(f, "base/.resets/team_cache"));
-    assert_true(exists(f, "base/.resets/team_other")); /* another object's mark stays */
+    assert_false(exists(f, "base/.resets/.team_cache.tmp")); /* a prepared one goes too */
+    assert_true(exists(f, "base/.resets/team_other"));       /* another object's mark stays */
     assert_int_equal(reset_mark_remove(&f->cfg, "team", "cache", &e), 0); /* none: fine */
     assert_int_equal(reset_mark_remove(&f->cfg, "team", "other", &e), 0);
     assert_false(exists(f, "base/.resets")); /* nothing left behind */
@@ -92,7 +105,7 @@ static void test_default_base(void **state)
     struct reaper_config c = {.runtime_root = f->cfg.runtime_root};
     struct reset_mark m = {.uid = "u", .generation = 1};
     rerr *e = NULL;
-    assert_int_equal(reset_mark_write(&c, "ns", "o", &m, &e), 0);
+    assert_int_equal(write_mark(&c, "ns", "o", &m, &e), 0);
     assert_true(exists(f, "run/overlay/.resets/ns_o"));
     assert_int_equal(reset_mark_remove(&c, "ns", "o", &e), 0);
     assert_false(exists(f, "run/overlay/.resets"));
@@ -135,7 +148,7 @@ static void test_malformed_and_invalid(void **state)
         assert_int_equal(got.generation, 42); /* untouched on failure */
     }
     struct reset_mark m = {.uid = "u", .generation = 1};
-    assert_int_equal(reset_mark_write(&f->cfg, "../x", "o", &m, &e), -EINVAL);
+    assert_int_equal(reset_mark_prepare(&f->cfg, "../x", "o", &m, &e), -EINVAL);
     assert_string_equal(rerr_msg(e), "reset mark: invalid overlay \"../x/o\"");
     rerr_free(e);
     e = NULL;
@@ -143,7 +156,7 @@ static void test_malformed_and_invalid(void **state)
     rerr_free(e);
     e = NULL;
     struct reset_mark spaced = {.uid = "a b", .generation = 1};
-    assert_int_equal(reset_mark_write(&f->cfg, "ns", "o", &spaced, &e), -EINVAL);
+    assert_int_equal(reset_mark_prepare(&f->cfg, "ns", "o", &spaced, &e), -EINVAL);
     assert_non_null(strstr(rerr_msg(e), "invalid uid \"a b\""));
     rerr_free(e);
 }
@@ -159,7 +172,7 @@ static void make_layers(const struct fixture *f)
 
 struct seen {
     const struct fixture *f;
-    bool upper, trash;
+    bool layers, trash;
     int calls;
 };
 
@@ -167,10 +180,10 @@ static int record(void *ud, rerr **err)
 {
     struct seen *s = ud;
     s->calls++;
-    s->upper = exists(s->f, "base/team/cache/upper");
-    s->trash = exists(s->f, "base/team/cache/.discard-upper/data");
-    struct reset_mark m = {.uid = "u", .generation = 1};
-    return reset_mark_write(&s->f->cfg, "team", "cache", &m, err);
+    s->layers = exists(s->f, "base/team/cache/upper") || exists(s->f, "base/team/cache/work");
+    s->trash = exists(s->f, "base/team/cache/.discard-upper/data") &&
+               exists(s->f, "base/team/cache/.discard-work/w");
+    return reset_mark_commit(&s->f->cfg, "team", "cache", err);
 }
 
 static void test_destroy_marks_with_layers_aside(void **state)
@@ -180,9 +193,11 @@ static void test_destroy_marks_with_layers_aside(void **state)
     struct workload_identity id = {.k8s_namespace = "team", .overlay_name = "cache"};
     struct seen s = {.f = f};
     rerr *e = NULL;
+    struct reset_mark m = {.uid = "u", .generation = 1};
+    assert_int_equal(reset_mark_prepare(&f->cfg, "team", "cache", &m, &e), 0);
     assert_int_equal(overlay_destroy(&f->cfg, &id, record, &s, &e), 0);
     assert_int_equal(s.calls, 1);
-    assert_false(s.upper); /* called with the layer moved aside, not yet deleted */
+    assert_false(s.layers); /* called with the layers moved aside, not yet deleted */
     assert_true(s.trash);
     assert_true(exists(f, "base/.resets/team_cache"));
     assert_false(exists(f, "base/team")); /* layers and emptied directories gone */

@@ -415,9 +415,9 @@ int overlay_destroy(const struct reaper_config *cfg, const struct workload_ident
         return rerr_set(err, errno, "overlay %s: remove %s", p.key, p.pin);
     (void)rmdir(p.merged);
     /* Only its own layers: the namespace overlay's directory also holds the named overlays. */
-    if (move_aside(p.dir, p.upper, "upper", err) < 0 || move_aside(p.dir, p.work, "work", err) < 0)
+    if (move_aside(p.dir, p.work, "work", err) < 0 || move_aside(p.dir, p.upper, "upper", err) < 0)
         return rerr_wrap(err, "overlay %s", p.key);
-    int r = destroyed ? destroyed(ud, err) : 0; /* still locked: no new layers yet */
+    int r = destroyed ? destroyed(ud, err) : 0; /* right after the data went, still locked */
     if (r < 0) { /* its error is the one to report; a later destroy or sweep retries this */
         IGNORE_RESULT(discard_trash(&p, id->overlay_name != NULL, NULL));
         return r;

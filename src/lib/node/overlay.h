@@ -41,9 +41,10 @@ bool overlay_exists(const struct reaper_config *cfg, const struct workload_ident
 /* cfg->overlay_base, or its default <runtime_root>/overlay (then allocated into *owned). */
 const char *overlay_base(const struct reaper_config *cfg, char **owned);
 
-/* Called by overlay_destroy once the layers are moved aside, before the lock is released: no
- * workload can have recreated the overlay yet, so a record of the destroy written here is
- * never later than a new layer. An error ends the destroy with it (the layers stay gone). */
+/* Called by overlay_destroy right after the layers are moved aside (the upper one, which
+ * holds the data, last), before the lock is released: no workload can have recreated the
+ * overlay yet, so a record of the destroy made here can never cover a newer layer. An error ends
+ * the destroy with it (the layers stay gone). */
 typedef int (*overlay_destroyed_fn)(void *ud, rerr **err);
 /* Unpin the namespace and delete upper/work (agent reset/delete, GC, tests); destroyed may be
  * NULL. */

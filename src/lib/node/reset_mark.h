@@ -26,10 +26,14 @@ bool reset_mark_covers(const struct reset_mark *done, const struct reset_mark *w
 /* 1 and *out filled: a mark; 0: none; negative: unreadable or malformed (named in err). */
 _must_check_ int reset_mark_read(const struct reaper_config *cfg, const char *ns, const char *name,
                                  struct reset_mark *out, rerr **err);
-/* Durably (fsync of the file and of .resets) and atomically (temp file + rename). */
-_must_check_ int reset_mark_write(const struct reaper_config *cfg, const char *ns, const char *name,
-                                  const struct reset_mark *m, rerr **err);
-/* Remove the mark, and .resets once empty; no mark is success. */
+/* Write m to .resets/.<ns>_<name>.tmp and fsync it, ahead of the reset: committing it then
+ * takes one rename, so hardly any time passes between the layers going and the mark saying so. */
+_must_check_ int reset_mark_prepare(const struct reaper_config *cfg, const char *ns,
+                                    const char *name, const struct reset_mark *m, rerr **err);
+/* Rename the prepared mark into place (atomic) and fsync .resets (durable). */
+_must_check_ int reset_mark_commit(const struct reaper_config *cfg, const char *ns,
+                                   const char *name, rerr **err);
+/* Remove the mark and a prepared one, and .resets once empty; none is success. */
 _must_check_ int reset_mark_remove(const struct reaper_config *cfg, const char *ns,
                                    const char *name, rerr **err);
 
