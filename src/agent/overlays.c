@@ -165,8 +165,10 @@ static _must_check_ int current_action(struct agent *a, const char *ns, const ch
 int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, rerr **err)
 {
     json_t *obj = kube_informer_get(a->overlays, ns, name);
-    if (obj == NULL)
-        return 0; /* gone: deletion was handled while the finalizer held it */
+    if (obj == NULL) {
+        forget_mark(a, ns, name); /* normally none: a delete removes it */
+        return 0;                 /* gone: deletion was handled while the finalizer held it */
+    }
     enum overlay_action act = overlay_action(obj, a->o.node_name);
     const char *t = reaper_overlay_target(obj);
     _cleanup_free_ char *target = t ? xstrdup(t) : NULL; /* NULL: the namespace overlay */
@@ -175,8 +177,10 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
         return 0; /* the cache only lags: a newer object comes with an event that requeues */
     struct reset_mark want;
     int r = current_action(a, ns, name, &act, &want, err);
-    if (r == -ENOENT)
+    if (r == -ENOENT) {
+        forget_mark(a, ns, name);
         return 0;
+    }
     if (r < 0)
         return r;
     if (act == OVA_NONE)
@@ -193,8 +197,10 @@ int agent_overlay_reconcile(struct agent *a, const char *ns, const char *name, r
     count_op(a, act, res);
     struct entry_write w = {a->o.node_name, act, &want, res, message};
     r = kube_modify(a->client, &REAPER_OVERLAYS, ns, name, true, write_entry, &w, NULL, err);
-    if (r == -ENOENT)
+    if (r == -ENOENT) {
+        forget_mark(a, ns, name);
         return 0;
+    }
     if (r < 0)
         return r;
     if (act == OVA_REGISTER)
