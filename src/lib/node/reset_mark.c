@@ -48,9 +48,8 @@ int reset_mark_read(const struct reaper_config *cfg, const char *ns, const char 
     if (r < 0)
         return r;
     _cleanup_free_ char *text = NULL;
-    size_t len;
     _cleanup_rerr_ rerr *e = NULL;
-    r = read_file(path, MARK_MAX, &text, &len, &e);
+    r = read_file(path, MARK_MAX, &text, NULL, &e);
     if (r == -ENOENT)
         return 0;
     if (r < 0)
