@@ -13,6 +13,7 @@
 
 #include "checkpoint.h"
 #include "err.h"
+#include "reset_mark.h"
 #include "state.h"
 
 /* One runtime state directory. */
@@ -108,10 +109,14 @@ bool gc_overlay_orphaned(const struct overlay_info *o, char *const *namespaces,
 /* ReaperOverlay (docs/controller.md, "the controller ↔ agent contract"). */
 enum overlay_action { OVA_NONE, OVA_REGISTER, OVA_RESET, OVA_DELETE };
 enum overlay_action overlay_action(const json_t *obj, const char *node);
+/* The reset obj asks for: its uid, spec.resetGeneration and reaper.io/reset-request. */
+void overlay_reset_wanted(const json_t *obj, struct reset_mark *out);
 /* This node's status.nodes[] entry after an action (result RES_OK, RES_REFUSED or RES_ERROR,
- * with message for the latter two). now: RFC 3339. Caller owns the result. */
+ * with message for the latter two). applied: the reset values the action was decided on (NULL:
+ * obj's own). now: RFC 3339. Caller owns the result. */
 json_t *overlay_entry(const json_t *obj, const char *node, enum overlay_action a,
-                      enum op_result result, const char *message, const char *now);
+                      const struct reset_mark *applied, enum op_result result, const char *message,
+                      const char *now);
 /* Put entry into obj's status.nodes[] (replacing this node's). Returns 1 if nothing changed. */
 _must_check_ int overlay_upsert_entry(json_t *obj, const json_t *entry);
 

@@ -1,5 +1,6 @@
 /* Pure JSON decisions: this node's ReaperOverlay status entry, the ReaperReady node condition,
  * and reading reaper.conf out of the ConfigMap. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,10 +77,26 @@ enum overlay_action overlay_action(const json_t *obj, const char *node)
     return OVA_NONE;
 }
 
-static void set_observed(json_t *e, const json_t *obj)
+void overlay_reset_wanted(const json_t *obj, struct reset_mark *out)
 {
-    json_object_set_new(e, "observedResetGeneration", json_integer(reset_generation(obj)));
-    json_object_set_new(e, "observedResetRequest", json_integer(reset_request(obj)));
+    const char *uid = json_string_value(json_object_get(json_object_get(obj, "metadata"), "uid"));
+    memset(out, 0, sizeof(*out));
+    snprintf(out->uid, sizeof(out->uid), "%s", uid ? uid : "");
+    out->generation = reset_generation(obj);
+    out->request = reset_request(obj);
+}
+
+/* applied: what the node acted on, which the object may have moved past since (a reset asked
+ * for meanwhile is still to do); NULL: the object's values. */
+static void set_observed(json_t *e, const json_t *obj, const struct reset_mark *applied)
+{
+    struct reset_mark now;
+    if (applied == NULL) {
+        overlay_reset_wanted(obj, &now);
+        applied = &now;
+    }
+    json_object_set_new(e, "observedResetGeneration", json_integer(applied->generation));
+    json_object_set_new(e, "observedResetRequest", json_integer(applied->request));
 }
 
 static void set_outcome(json_t *e, enum op_result result, const char *message)
@@ -93,7 +110,8 @@ static void set_outcome(json_t *e, enum op_result result, const char *message)
 }
 
 json_t *overlay_entry(const json_t *obj, const char *node, enum overlay_action a,
-                      enum op_result result, const char *message, const char *now)
+                      const struct reset_mark *applied, enum op_result result, const char *message,
+                      const char *now)
 {
     json_t *old = find_entry(obj, node, NULL);
     json_t *e = old ? json_deep_copy(old) : json_object();
@@ -102,13 +120,13 @@ json_t *overlay_entry(const json_t *obj, const char *node, enum overlay_action a
     switch (a) {
     case OVA_REGISTER:
         json_object_set_new(e, "ready", json_true());
-        set_observed(e, obj);
+        set_observed(e, obj, applied);
         break;
     case OVA_RESET:
         /* Refused: the old overlay is still there and usable; the entry stays behind. */
         json_object_set_new(e, "ready", json_boolean(result != RES_ERROR));
         if (result == RES_OK) {
-            set_observed(e, obj);
+            set_observed(e, obj, applied);
             json_object_set_new(e, "lastResetTime", json_string(now));
         }
         break;

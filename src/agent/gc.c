@@ -60,7 +60,7 @@ static void gc_overlays(struct agent *a, const struct node_snapshot *s)
             continue;
         struct workload_identity id = {.k8s_namespace = o->k8s_namespace, .overlay_name = o->name};
         rerr *e = NULL;
-        if (overlay_destroy(&a->cfg, &id, &e) < 0) {
+        if (overlay_destroy(&a->cfg, &id, NULL, NULL, &e) < 0) {
             log_warn("gc: overlay %s: %s", o->key, rerr_msg(e));
             agent_counters_error(&a->counters, COMP_GC);
         } else {

@@ -30,8 +30,9 @@ def reset_seen(st, name, gen):
 def test_agent_killed_mid_reset_redoes_it_on_restart(rt, api, tmp_path, record_property):
     """Expected: SIGKILL while the agent removes an overlay's upper layer leaves the layer whole
     or gone (never half-removed: a workload starting meanwhile sees all or nothing); the next
-    agent redoes the reset: status observedResetGeneration 1 and ready, no upper layer, no
-    leftover (.discard-*, pin, lock file)."""
+    agent finishes the reset (deletes the layer moved aside, or redoes it if the kill came
+    before): status observedResetGeneration 1 and ready, no upper layer, no leftover
+    (.discard-*, pin, lock file, reset mark)."""
     st = api.store
     st.create("namespaces", "", {"metadata": {"name": NS}})
     overlay(st, "big")
@@ -64,9 +65,59 @@ def test_agent_killed_mid_reset_redoes_it_on_restart(rt, api, tmp_path, record_p
         e = wait_for(lambda: reset_seen(st, "big", 1), timeout=30, what="reset redone")
         assert e["ready"] is True and "message" not in e
         assert not dirp.exists() and not pin.exists() and not lock.exists()
+        assert not (rt.base / ".resets").exists()
         assert "overlay team-fault/big: reset done" in b.text()
+        how = "finished" if "already done on this node" in b.text() else "redone"
         record_property("observed", f"killed with the upper layer moved aside ({left} of "
-                        f"{FILES} files in place); restart: reset redone, nothing left")
+                        f"{FILES} files in place); restart: reset {how}, nothing left")
+    finally:
+        assert b.stop() == 0, b.text()
+
+
+def test_agent_killed_before_reset_status_does_not_reset_again(rt, api, tmp_path,
+                                                               record_property):
+    """Expected: an agent that reset an overlay but died before its status write landed (the
+    API server refused it) does not reset it again on restart: a file a workload wrote into
+    the fresh overlay meanwhile survives, the status reaches observedResetGeneration 1 and
+    ready, and no reset mark or moved-aside layer is left."""
+    st = api.store
+    st.create("namespaces", "", {"metadata": {"name": NS}})
+    overlay(st, "keep")
+    run_workload(rt, "before", NS, "echo old > /old", overlay="keep")
+    wait_for(lambda: rt.state("before")["status"] == "stopped", what="old file written")
+    dirp = rt.base / NS / "keep"
+    assert (dirp / "upper/old").read_text() == "old\n"
+    token = "fake-token"
+    a = Agent(tmp_path, rt.conf, "--resync", "1", api=api)
+    try:
+        wait_for(lambda: overlay_entry(st, NS, "keep"), what="registered")
+        fault = st.inject("status", code=503, methods=["PUT"], plurals=["reaperoverlays"],
+                          token=token)
+        st.patch("reaperoverlays", NS, "keep", "merge", {"spec": {"resetGeneration": 1}})
+        # The status write comes after the reset: refused once, the layers are gone.
+        wait_for(lambda: fault.served >= 1, timeout=20, what="status write refused")
+        assert not (dirp / "upper").exists(), "the reset did not remove the upper layer"
+        a.proc.send_signal(signal.SIGKILL)
+        a.proc.wait()
+    finally:
+        a.stop()
+    assert not reset_seen(st, "keep", 1), "the status write landed: no fault injected"
+    run_workload(rt, "after", NS, "echo new > /new", overlay="keep")
+    wait_for(lambda: rt.state("after")["status"] == "stopped", what="new file written")
+    assert (dirp / "upper/new").read_text() == "new\n"
+    st.clear_faults()
+    b = Agent(tmp_path, rt.conf, "--resync", "1", api=api)
+    try:
+        e = wait_for(lambda: reset_seen(st, "keep", 1), timeout=30, what="reset reported")
+        assert e["ready"] is True and "message" not in e and "error" not in e
+        assert (dirp / "upper/new").exists(), "the reset was done again: the new file is gone"
+        assert (dirp / "upper/new").read_text() == "new\n"
+        assert not (dirp / "upper/old").exists()
+        assert "reset done: resetGeneration 1, reset-request 0 already done" in b.text()
+        wait_for(lambda: not (rt.base / ".resets").exists(), what="reset mark removed")
+        assert not list(dirp.glob(".discard-*"))
+        record_property("observed", "status write refused, agent killed; a file written into "
+                        "the fresh overlay survived the restart; status ready, no reset mark")
     finally:
         assert b.stop() == 0, b.text()
 
@@ -127,6 +178,7 @@ def test_agent_rides_out_5xx_hangs_and_closed_watches(rt, api, tmp_path, record_
         st.clear_faults()
         wait_for(lambda: reset_seen(st, "flaky", 3), timeout=40, what="reset 3 reported")
         assert a.proc.poll() is None, "the agent died"
+        assert not (rt.base / ".resets").exists(), "a reset mark was left behind"
         record_property("observed", "; ".join(seen) + "; every reset reported")
     finally:
         st.clear_faults()

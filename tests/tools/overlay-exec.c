@@ -145,7 +145,7 @@ static int run(int argc, char **argv, struct opts *o)
     if (o->exists)
         return overlay_exists(&o->cfg, &o->id) ? 0 : 3;
     if (o->destroy)
-        return overlay_destroy(&o->cfg, &o->id, &e) < 0 ? fail(e) : 0;
+        return overlay_destroy(&o->cfg, &o->id, NULL, NULL, &e) < 0 ? fail(e) : 0;
     if (first >= argc)
         return 2;
     if (enter(o, &e) < 0)

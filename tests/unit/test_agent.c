@@ -145,7 +145,7 @@ static void test_overlay_actions(void **state)
     (void)state;
     json_t *o = overlay_obj("{\"metadata\":{\"name\":\"x\"},\"spec\":{\"resetGeneration\":2}}");
     assert_int_equal(overlay_action(o, "n1"), OVA_REGISTER);
-    json_t *e = overlay_entry(o, "n1", OVA_REGISTER, RES_OK, NULL, "T0");
+    json_t *e = overlay_entry(o, "n1", OVA_REGISTER, NULL, RES_OK, NULL, "T0");
     assert_int_equal(overlay_upsert_entry(o, e), 0);
     assert_int_equal(overlay_upsert_entry(o, e), 1); /* unchanged: no write */
     json_decref(e);
@@ -155,7 +155,7 @@ static void test_overlay_actions(void **state)
     /* bump the generation: reset, first refused (workload running), then done */
     json_object_set_new(json_object_get(o, "spec"), "resetGeneration", json_integer(3));
     assert_int_equal(overlay_action(o, "n1"), OVA_RESET);
-    e = overlay_entry(o, "n1", OVA_RESET, RES_REFUSED, "waiting: 1 running workload", "T1");
+    e = overlay_entry(o, "n1", OVA_RESET, NULL, RES_REFUSED, "waiting: 1 running workload", "T1");
     assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     json_t *ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
@@ -164,7 +164,7 @@ static void test_overlay_actions(void **state)
     assert_string_equal(json_string_value(json_object_get(ent, "message")),
                         "waiting: 1 running workload");
     assert_int_equal(overlay_action(o, "n1"), OVA_RESET);
-    e = overlay_entry(o, "n1", OVA_RESET, RES_OK, NULL, "T2");
+    e = overlay_entry(o, "n1", OVA_RESET, NULL, RES_OK, NULL, "T2");
     assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
@@ -176,7 +176,7 @@ static void test_overlay_actions(void **state)
     json_object_set_new(json_object_get(o, "metadata"), "annotations",
                         json_pack("{s:s}", "reaper.io/reset-request", "1"));
     assert_int_equal(overlay_action(o, "n1"), OVA_RESET);
-    e = overlay_entry(o, "n1", OVA_RESET, RES_ERROR, "umount: busy", "T3");
+    e = overlay_entry(o, "n1", OVA_RESET, NULL, RES_ERROR, "umount: busy", "T3");
     assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
@@ -186,7 +186,7 @@ static void test_overlay_actions(void **state)
     /* deletion */
     json_object_set_new(json_object_get(o, "metadata"), "deletionTimestamp", json_string("T4"));
     assert_int_equal(overlay_action(o, "n1"), OVA_DELETE);
-    e = overlay_entry(o, "n1", OVA_DELETE, RES_OK, NULL, "T4");
+    e = overlay_entry(o, "n1", OVA_DELETE, NULL, RES_OK, NULL, "T4");
     assert_int_equal(overlay_upsert_entry(o, e), 0); /* changed: write */
     json_decref(e);
     ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
@@ -195,6 +195,36 @@ static void test_overlay_actions(void **state)
     assert_int_equal(overlay_action(o, "n1"), OVA_NONE);
     assert_int_equal(json_array_size(json_object_get(json_object_get(o, "status"), "nodes")), 1);
     json_decref(o);
+}
+
+/* The entry records the reset the node did, not one asked for while it did it. */
+static void test_overlay_reset_applied(void **state)
+{
+    (void)state;
+    json_t *o =
+        overlay_obj("{\"metadata\":{\"name\":\"x\",\"uid\":\"u-1\",\"annotations\":"
+                    "{\"reaper.io/reset-request\":\"4\"}},\"spec\":{\"resetGeneration\":2}}");
+    struct reset_mark want;
+    overlay_reset_wanted(o, &want);
+    assert_string_equal(want.uid, "u-1");
+    assert_int_equal(want.generation, 2);
+    assert_int_equal(want.request, 4);
+    json_object_set_new(json_object_get(o, "spec"), "resetGeneration", json_integer(3));
+    json_t *e = overlay_entry(o, "n1", OVA_RESET, &want, RES_OK, NULL, "T1");
+    assert_int_equal(overlay_upsert_entry(o, e), 0);
+    json_decref(e);
+    json_t *ent = json_array_get(json_object_get(json_object_get(o, "status"), "nodes"), 0);
+    assert_int_equal(json_integer_value(json_object_get(ent, "observedResetGeneration")), 2);
+    assert_int_equal(json_integer_value(json_object_get(ent, "observedResetRequest")), 4);
+    assert_int_equal(overlay_action(o, "n1"), OVA_RESET); /* generation 3 still to do */
+    json_decref(o);
+
+    json_t *bare = overlay_obj("{\"metadata\":{\"name\":\"y\"}}");
+    overlay_reset_wanted(bare, &want);
+    assert_string_equal(want.uid, "");
+    assert_int_equal(want.generation, 0);
+    assert_int_equal(want.request, 0);
+    json_decref(bare);
 }
 
 static void test_node_condition(void **state)
@@ -262,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_gc_state_decisions),
         cmocka_unit_test(test_overlay_users_and_orphans),
         cmocka_unit_test(test_overlay_actions),
+        cmocka_unit_test(test_overlay_reset_applied),
         cmocka_unit_test(test_node_condition),
         cmocka_unit_test(test_config_map),
     };

@@ -22,7 +22,7 @@
 #include <sys/vfs.h>
 #include <sys/wait.h>
 
-static const char *overlay_base(const struct reaper_config *cfg, char **owned)
+const char *overlay_base(const struct reaper_config *cfg, char **owned)
 {
     if (cfg->overlay_base)
         return cfg->overlay_base;
@@ -357,43 +357,79 @@ bool overlay_exists(const struct reaper_config *cfg, const struct workload_ident
     return fd >= 0;
 }
 
-/* Remove dir/<layer> by renaming it to dir/.discard-<layer> first, then deleting that: a
- * destroyer killed midway leaves the layer whole or gone, never half-removed, and the next
- * destroy deletes the leftover. Dot names are neither overlay names nor scanned. */
-static _must_check_ int discard_dir(const char *dir, const char *path, const char *layer,
-                                    rerr **err)
+/* Move dir/<layer> aside to dir/.discard-<layer> (deleted by discard_trash): a destroyer killed
+ * midway leaves the layer whole or gone, never half-removed, and the next destroy or sweep
+ * deletes the leftover. Dot names are neither overlay names nor scanned. */
+static _must_check_ int move_aside(const char *dir, const char *path, const char *layer, rerr **err)
 {
     _cleanup_free_ char *trash = xasprintf("%s/.discard-%s", dir, layer);
     int r = rm_rf(trash, err);
     if (r < 0)
         return r;
-    if (rename(path, trash) < 0)
-        return errno == ENOENT ? 0 : rerr_set(err, errno, "rename %s to %s", path, trash);
-    return rm_rf(trash, err);
+    if (rename(path, trash) < 0 && errno != ENOENT)
+        return rerr_set(err, errno, "rename %s to %s", path, trash);
+    return 0;
 }
 
-int overlay_destroy(const struct reaper_config *cfg, const struct workload_identity *id, rerr **err)
+/* Under the lock: delete what move_aside left, the directories left empty and, unless the
+ * namespace is pinned (in use again), the lock file (see lock_path). */
+static _must_check_ int discard_trash(const struct overlay_paths *p, bool named, rerr **err)
 {
-    _cleanup_paths_ struct overlay_paths p = {0};
-    int r = overlay_paths_resolve(cfg, id, &p, err);
+    _cleanup_free_ char *upper = xasprintf("%s/.discard-upper", p->dir);
+    _cleanup_free_ char *work = xasprintf("%s/.discard-work", p->dir);
+    if (rm_rf(upper, err) < 0 || rm_rf(work, err) < 0)
+        return rerr_wrap(err, "overlay %s", p->key);
+    (void)rmdir(p->dir); /* directories left empty go too */
+    if (named) {
+        _cleanup_free_ char *parent = xstrdup(p->dir);
+        (void)rmdir(dirname(parent));
+    }
+    _cleanup_close_ int pinned = pin_open(p->pin);
+    if (pinned < 0 && unlink(p->lock) < 0 && errno != ENOENT) /* still held: see lock_path */
+        return rerr_set(err, errno, "overlay %s: remove %s", p->key, p->lock);
+    return 0;
+}
+
+/* Resolve id's paths into *p and take its lock: the fd holding it, or a negative errno. */
+static _must_check_ int lock_overlay(const struct reaper_config *cfg,
+                                     const struct workload_identity *id, struct overlay_paths *p,
+                                     rerr **err)
+{
+    int r = overlay_paths_resolve(cfg, id, p, err);
     if (r < 0)
         return r;
-    _cleanup_close_ int lock = lock_path(p.lock, err);
+    int fd = lock_path(p->lock, err);
+    return fd < 0 ? rerr_wrap(err, "overlay %s", p->key) : fd;
+}
+
+int overlay_destroy(const struct reaper_config *cfg, const struct workload_identity *id,
+                    overlay_destroyed_fn destroyed, void *ud, rerr **err)
+{
+    _cleanup_paths_ struct overlay_paths p = {0};
+    _cleanup_close_ int lock = lock_overlay(cfg, id, &p, err);
     if (lock < 0)
-        return rerr_wrap(err, "overlay %s", p.key);
+        return lock;
     if (umount2(p.pin, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 && errno != EINVAL && errno != ENOENT)
         return rerr_set(err, errno, "overlay %s: unmount %s", p.key, p.pin);
     if (unlink(p.pin) < 0 && errno != ENOENT)
         return rerr_set(err, errno, "overlay %s: remove %s", p.key, p.pin);
     (void)rmdir(p.merged);
     /* Only its own layers: the namespace overlay's directory also holds the named overlays. */
-    if (discard_dir(p.dir, p.upper, "upper", err) < 0 ||
-        discard_dir(p.dir, p.work, "work", err) < 0)
+    if (move_aside(p.dir, p.work, "work", err) < 0 || move_aside(p.dir, p.upper, "upper", err) < 0)
         return rerr_wrap(err, "overlay %s", p.key);
-    (void)rmdir(p.dir); /* directories left empty go too */
-    if (id->overlay_name)
-        (void)rmdir(dirname(p.dir));
-    if (unlink(p.lock) < 0 && errno != ENOENT) /* still held: see lock_path */
-        return rerr_set(err, errno, "overlay %s: remove %s", p.key, p.lock);
-    return 0;
+    int r = destroyed ? destroyed(ud, err) : 0; /* right after the data went, still locked */
+    if (r < 0) { /* its error is the one to report; a later destroy or sweep retries this */
+        IGNORE_RESULT(discard_trash(&p, id->overlay_name != NULL, NULL));
+        return r;
+    }
+    return discard_trash(&p, id->overlay_name != NULL, err);
+}
+
+int overlay_sweep(const struct reaper_config *cfg, const struct workload_identity *id, rerr **err)
+{
+    _cleanup_paths_ struct overlay_paths p = {0};
+    _cleanup_close_ int lock = lock_overlay(cfg, id, &p, err);
+    if (lock < 0)
+        return lock;
+    return discard_trash(&p, id->overlay_name != NULL, err);
 }

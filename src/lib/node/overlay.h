@@ -38,9 +38,23 @@ _must_check_ int overlay_enter(const struct reaper_config *cfg, const struct wor
                                rerr **err);
 /* True if the namespace is pinned (a live nsfs mount at the pin path). */
 bool overlay_exists(const struct reaper_config *cfg, const struct workload_identity *id);
-/* Unpin the namespace and delete upper/work (agent reset/delete, tests). */
+/* cfg->overlay_base, or its default <runtime_root>/overlay (then allocated into *owned). */
+const char *overlay_base(const struct reaper_config *cfg, char **owned);
+
+/* Called by overlay_destroy right after the layers are moved aside (the upper one, which
+ * holds the data, last), before the lock is released: no workload can have recreated the
+ * overlay yet, so a record of the destroy made here can never cover a newer layer. An error ends
+ * the destroy with it (the layers stay gone). */
+typedef int (*overlay_destroyed_fn)(void *ud, rerr **err);
+/* Unpin the namespace and delete upper/work (agent reset/delete, GC, tests); destroyed may be
+ * NULL. */
 _must_check_ int overlay_destroy(const struct reaper_config *cfg,
-                                 const struct workload_identity *id, rerr **err);
+                                 const struct workload_identity *id, overlay_destroyed_fn destroyed,
+                                 void *ud, rerr **err);
+/* Delete what a destroy killed midway left (moved-aside layers, empty directories, the lock
+ * file of an unpinned overlay); an overlay recreated since is left alone. */
+_must_check_ int overlay_sweep(const struct reaper_config *cfg, const struct workload_identity *id,
+                               rerr **err);
 
 /*
  * restore_root.c: mount a clone of the overlay namespace's root (the overlay mount alone, no
