@@ -163,6 +163,18 @@ def build_stamp(workdir):
     return d
 
 
+def bench_machine_floor(workdir):
+    """bench/floor.c: what this machine's kernel charges for a fork, an exec of the shim and
+    the exit -> waiter -> client wake-up chain (no runtime involved)."""
+    d = pathlib.Path(tempfile.mkdtemp(prefix="floor-", dir=workdir))
+    subprocess.run(["cc", "-O2", "-static", "-o", str(d / "floor"), str(REPO / "bench/floor.c")],
+                   check=True)
+    shim = reaper_build() / "src/shim/containerd-shim-reaper-v2"
+    out = subprocess.run([str(d / "floor"), str(shim)], check=True, capture_output=True,
+                         text=True).stdout
+    return json.loads(out)
+
+
 def shim_socket(ctd, cid):
     addr = (ctd.dirs["state"] / "io.containerd.runtime.v2.task/k8s.io" / cid / "address")
     return addr.read_text().strip().removeprefix("unix://")
@@ -336,7 +348,26 @@ def timing_rows(res):
             print(f"{'  ... CPU time of that':<34}{sh['cpu_median']:>10.2f}")
             print("    mean per lifecycle, ms (CPU): " + ", ".join(
                 f"{k} {w:.2f} ({c:.2f})" for k, (w, c) in sh["mean_by_step_ms"].items()))
+            if "machine_floor" in res:  # start forks the daemon, Create forks the workload
+                print(f"{'  ... 2 forks at this machine':<34}"
+                      f"{2 * res['machine_floor']['fork_ms']:>10.2f}")
+        if key == "exit_latency_ms" and "machine_floor" in res:
+            fl = res["machine_floor"]["exit_chain_ms"]
+            row("  above exit->waiter->client", f"{s['reaper']['median'] - fl:.2f}",
+                f"{s['runc']['median'] - fl:.2f}",
+                (s["reaper"]["median"] - fl) / (s["runc"]["median"] - fl), f"(floor {fl:.2f})")
     floor_row(res)
+    machine_floor_rows(res)
+
+
+def machine_floor_rows(res):
+    """The kernel's own costs, measured in this run (bench/floor.c): what bounds the rows."""
+    if "machine_floor" not in res:
+        return
+    f = res["machine_floor"]
+    print(f"machine floor (this run, bench/floor.c): fork+exit+wait {f['fork_ms']:.2f} ms, "
+          f"fork+exec of the shim {f['exec_ms']:.2f} ms, "
+          f"exit -> waiter -> client wake-up {f['exit_chain_ms']:.2f} ms")
 
 
 def floor_row(res):
@@ -415,7 +446,8 @@ def main():
         ctd.start()
         cri = CriClient(ctd.address, ctd.pods_dir, image.ref)
         only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-        steps = [("ctr_run_true_ms", lambda: summarize(bench_ctr_true(ctd, image))),
+        steps = [("machine_floor", lambda: bench_machine_floor(ctd.dir)),
+                 ("ctr_run_true_ms", lambda: summarize(bench_ctr_true(ctd, image))),
                  ("ctr_cli_floor_ms", lambda: summarize(bench_ctr_floor(ctd))),
                  ("cri_pod_roundtrip_ms", lambda: bench_cri_roundtrip(ctd, cri)),
                  ("cri_sandbox_only_ms", lambda: summarize(bench_cri_sandbox_only(cri))),
