@@ -151,8 +151,11 @@ def leftovers(ctd, shims_before):
     state = [p.name for p in root.iterdir() if p.name not in ("s", "locks", "ns", "merged")]
     return {"shims": len(set(ctd.shim_pids()) - shims_before),
             "state dirs": len(state),
+            # The root itself is a mount by design: Reaper binds it onto itself as a shared
+            # mount point once (REAPER_SHARED_ROOT, for the agent's Bidirectional mount).
             "mounts (besides ns pins)": len([m for m in mounts.mounts_under(root)
-                                             if not mounts.is_under(m, root / "ns")]),
+                                             if not mounts.is_under(m, root / "ns")
+                                             and m != str(root)]),
             "sockets under root/s": len(list(sockets.iterdir())) if sockets.exists() else 0}
 
 
