@@ -423,3 +423,42 @@ def test_cri_unusable_image_fails_the_container(ckd, cri, tmp_path, kind):
     assert not with_environ(f"REAPER_TEST_TAG={tag}")
     assert not (ckd.dirs["reaper_root"] / cid).exists()
     assert not mounts_under(ckd.dirs["reaper_root"] / cid)
+
+
+# ---- without CRIU: an image that validates but can never restore ----
+def unrestorable_image(d):
+    """Metadata and a CRIU inventory, so create accepts it; no process in it, so any CRIU (or
+    none) fails the restore. Reaches the restore path on machines without a working CRIU."""
+    d.mkdir()
+    (d / "reaper-checkpoint.json").write_text(json.dumps(
+        {"version": 1, "id": "old", "pid": 999999, "namespace": "default"}))
+    (d / "inventory.img").write_bytes(b"x")
+    return d
+
+
+def test_cri_restore_into_terminal_refused_at_task_create(containerd, cri, tmp_path):
+    """A container to be restored is never taken for a pod sandbox: a terminal one is refused
+    when its task is created, naming the terminal."""
+    image = unrestorable_image(tmp_path / "img")
+    pod = cri.run_pod("ck-tty-any-criu", runtime_handler=H)
+    with pytest.raises(grpc.RpcError) as e:
+        cri.run_container(pod, "tty", command=["sh"], tty=True, stdin=True,
+                          env={"RESTORE_FROM": str(image)})
+    assert "terminal" in e.value.details(), e.value.details()
+
+
+def test_cri_failed_restore_never_starts_fresh(containerd, cri, tmp_path):
+    """The restore fails (whatever CRIU this machine has): StartContainer fails with the
+    restore's error, the container's command never runs, nothing is left."""
+    image = unrestorable_image(tmp_path / "img")
+    tag = f"ckfail-{uuid.uuid4()}"
+    pod = cri.run_pod("ck-fail-any-criu", runtime_handler=H)
+    with pytest.raises(grpc.RpcError) as e:
+        cri.run_container(pod, "counter", command=["sh", "-c", "echo fresh start; sleep 100"],
+                          env={"RESTORE_FROM": str(image), "REAPER_TEST_TAG": tag})
+    assert "restore" in e.value.details(), e.value.details()
+    cid = pod.containers["counter"]
+    assert cri.container_status(cid).state != cri.pb.CONTAINER_RUNNING
+    assert not cri.read_log(pod, "counter")
+    assert not with_environ(f"REAPER_TEST_TAG={tag}")
+    assert not mounts_under(containerd.dirs["reaper_root"] / "restore" / cid)

@@ -302,6 +302,8 @@ static _must_check_ int create_with_spec(const struct reaper_config *cfg,
     };
     if ((r = make_state_dir(cfg, opts->id, err)) == 0) {
         r = create_in_dir(&c, pid, pidfd, err);
+        if (r == 0 && opts->restore_pending)
+            *opts->restore_pending = steal_ptr(restore_from);
         if (r < 0) {
             _cleanup_free_ char *dir = state_dir(cfg->runtime_root, opts->id);
             _cleanup_rerr_ rerr *rm_err = NULL;
