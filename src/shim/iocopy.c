@@ -143,6 +143,10 @@ static void pump(struct copier *c)
             continue;
         }
         if (r < 0 && errno == EAGAIN && !c->draining) {
+            /* Idle and empty: the buffer goes back, so the shim of a quiet pod holds none
+             * (malloc_trim cannot return the pages of a block still allocated). */
+            free(c->buf);
+            c->buf = NULL;
             want(c, EPOLLIN, 0);
             return;
         }

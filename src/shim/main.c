@@ -17,6 +17,8 @@ static _must_check_ int run(const struct shim_opts *o, const struct reaper_confi
         return shim_start(o, cfg, err);
     if (o->action && strcmp(o->action, "delete") == 0)
         return shim_delete(o, cfg, err);
+    if (o->action && strcmp(o->action, "serve") == 0)
+        return shim_serve_daemon(o, cfg, err);
     return rerr_setx(err, 22, "unknown action %s (want start or delete)",
                      o->action ? o->action : "(none)");
 }
@@ -51,7 +53,7 @@ int main(int argc, char **argv)
         timing_log_to_file(&cfg);
         r = run(&o, &cfg, &err);
     }
-    if (r == 0 && o.action)
+    if (r == 0 && o.action && strcmp(o.action, "serve") != 0)
         timing_done(t0, o.action);
     if (r < 0)
         fprintf(stderr, "containerd-shim-reaper-v2: %s\n", rerr_msg(err));

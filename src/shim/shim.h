@@ -13,10 +13,10 @@ struct shim_opts {
     char *publish_binary; /* -publish-binary */
     char *id;             /* -id */
     char *bundle;         /* -bundle (default: the working directory) */
-    char *socket;         /* -socket (ignored: we choose our own) */
+    char *socket;         /* -socket (start, delete: ignored, we choose our own; serve: ours) */
     bool debug;           /* -debug */
     bool version;         /* -v / -version */
-    char *action;         /* "start", "delete", or NULL */
+    char *action;         /* "start", "delete", "serve" (the daemon), or NULL */
 };
 
 _must_check_ int shim_opts_parse(int argc, char **argv, struct shim_opts *o, rerr **err);
@@ -27,6 +27,11 @@ _must_check_ int shim_start(const struct shim_opts *o, const struct reaper_confi
 /* `delete`: clean up after a dead shim; prints a DeleteResponse. */
 _must_check_ int shim_delete(const struct shim_opts *o, const struct reaper_config *cfg,
                              rerr **err);
+/* `serve`, started by `start` with the listening socket on DAEMON_LISTEN_FD and its path in
+ * -socket: the daemon, until the last task is gone; then its socket file goes. */
+#define DAEMON_LISTEN_FD 3
+_must_check_ int shim_serve_daemon(const struct shim_opts *o, const struct reaper_config *cfg,
+                                   rerr **err);
 /* The daemon: serve the Task service on listen_fd until the last task is gone. */
 _must_check_ int shim_serve(const struct shim_opts *o, const struct reaper_config *cfg,
                             int listen_fd, rerr **err);

@@ -1,7 +1,7 @@
 /*
  * `containerd-shim-reaper-v2 start`: one shim per pod. Containers of a pod carry the sandbox id,
  * so they resolve to the same socket; if a shim already listens there we just print its address.
- * Otherwise we listen, fork the daemon (no re-exec: C can fork safely), and print the address.
+ * Otherwise we listen, start the daemon (an exec of this binary: `serve`), and print the address.
  */
 #include "annotations.h"
 #include "cleanup.h"
@@ -12,6 +12,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <spawn.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+extern char **environ;
 
 #define ANN_RUNC_GROUP "io.containerd.runc.v2.group"
 
@@ -112,34 +115,101 @@ static void remove_own_socket(const char *path, const struct stat *bound)
         unlink(path);
 }
 
-static _must_check_ int daemonize(const struct shim_opts *o, const struct reaper_config *cfg,
-                                  int listen_fd, const char *path, rerr **err)
+/* The daemon's environment: the node's, with glibc's per-thread cache of freed blocks off. A
+ * shim sleeps most of its life, and each cached block pins its heap page: malloc_trim cannot
+ * return it (measured: heap 59 -> 28 KiB per shim). Tunables are read when a process starts,
+ * hence the exec. */
+#define TCACHE_OFF "glibc.malloc.tcache_count=0"
+static char **daemon_environ(void)
+{
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = xcalloc(n + 2, sizeof(char *));
+    size_t k = 0;
+    bool set = false;
+    for (size_t i = 0; i < n; i++) {
+        if (str_startswith(environ[i], "GLIBC_TUNABLES=")) {
+            env[k++] = xasprintf("%s:%s", environ[i], TCACHE_OFF);
+            set = true;
+        } else {
+            env[k++] = xstrdup(environ[i]);
+        }
+    }
+    if (!set)
+        env[k++] = xstrdup("GLIBC_TUNABLES=" TCACHE_OFF);
+    return env;
+}
+
+/* argv of `<self> ... -socket PATH serve`: the same flags, the listening socket on fd 3. */
+static char **daemon_argv(const struct shim_opts *o, const char *path)
+{
+    char **argv = xcalloc(14, sizeof(char *));
+    size_t k = 0;
+    argv[k++] = xstrdup("containerd-shim-reaper-v2");
+    argv[k++] = xstrdup("-namespace");
+    argv[k++] = xstrdup(o->ns);
+    if (o->address) {
+        argv[k++] = xstrdup("-address");
+        argv[k++] = xstrdup(o->address);
+    }
+    if (o->publish_binary) {
+        argv[k++] = xstrdup("-publish-binary");
+        argv[k++] = xstrdup(o->publish_binary);
+    }
+    argv[k++] = xstrdup("-id");
+    argv[k++] = xstrdup(o->id);
+    if (o->debug)
+        argv[k++] = xstrdup("-debug");
+    argv[k++] = xstrdup("-socket");
+    argv[k++] = xstrdup(path);
+    argv[k++] = xstrdup("serve");
+    return argv;
+}
+
+/* Start the daemon: a fresh exec of this binary, in a session of its own, with /dev/null as
+ * stdio (holding containerd's pipe, `start` would never return) and the socket on fd 3. */
+static _must_check_ int spawn_daemon(const struct shim_opts *o, int listen_fd, const char *path,
+                                     rerr **err)
+{
+    /* dup2 onto itself would keep O_CLOEXEC: move the socket out of the way first. */
+    _cleanup_close_ int moved = listen_fd == DAEMON_LISTEN_FD
+                                    ? fcntl(listen_fd, F_DUPFD_CLOEXEC, DAEMON_LISTEN_FD + 1)
+                                    : -1;
+    if (listen_fd == DAEMON_LISTEN_FD && moved < 0)
+        return rerr_set(err, errno, "dup the shim socket");
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID);
+    for (int fd = 0; fd < 3; fd++)
+        posix_spawn_file_actions_addopen(&fa, fd, "/dev/null", O_RDWR, 0);
+    posix_spawn_file_actions_adddup2(&fa, moved >= 0 ? moved : listen_fd, DAEMON_LISTEN_FD);
+    _cleanup_strv_ char **argv = daemon_argv(o, path);
+    _cleanup_strv_ char **env = daemon_environ();
+    pid_t pid;
+    int r = posix_spawn(&pid, "/proc/self/exe", &fa, &attr, argv, env);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    if (r != 0)
+        return rerr_set(err, r, "start the shim daemon (/proc/self/exe)");
+    return 0;
+}
+
+int shim_serve_daemon(const struct shim_opts *o, const struct reaper_config *cfg, rerr **err)
 {
     struct stat bound;
-    if (stat(path, &bound) < 0)
-        return rerr_set(err, errno, "stat %s", path);
-    pid_t pid = fork();
-    if (pid < 0)
-        return rerr_set(err, errno, "fork shim daemon");
-    if (pid > 0)
-        return 0;
-    /* The daemon must not hold containerd's stdout/stderr pipe, or `start` never returns. */
-    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 || dup2(null, 2) < 0)
-        _exit(1);
-    if (null > 2)
-        close(null);
-    setsid();
-    rerr *serr = NULL;
-    int r = shim_serve(o, cfg, listen_fd, &serr);
-    if (r < 0)
-        log_error("shim: %s", rerr_msg(serr));
-    rerr_free(serr);
+    if (o->socket == NULL || stat(o->socket, &bound) < 0)
+        return rerr_setx(err, EINVAL,
+                         "serve: -socket names no socket (the daemon is started "
+                         "by `start`, not by hand)");
+    if (fcntl(DAEMON_LISTEN_FD, F_SETFD, FD_CLOEXEC) < 0)
+        return rerr_set(err, errno, "serve: fd %d", DAEMON_LISTEN_FD);
+    int r = shim_serve(o, cfg, DAEMON_LISTEN_FD, err);
     /* Gone with the last task: a later start for this pod makes a new shim and socket. */
-    remove_own_socket(path, &bound);
-    /* exit, not _exit: this child is the daemon's whole life, so its at-exit work must run
-     * (the sanitizers' leak check, coverage data). The parent has buffered no stdout yet. */
-    exit(r < 0 ? 1 : 0);
+    remove_own_socket(o->socket, &bound);
+    return r;
 }
 
 void shim_socket_remove_stale(const char *bundle)
@@ -182,7 +252,7 @@ int shim_start(const struct shim_opts *o, const struct reaper_config *cfg, rerr 
         return rerr_wrap(err, "start %s", o->id);
     int r = write_file_replace(address_file, address, strlen(address), 0644, err);
     if (r == 0 && fd >= 0)
-        r = daemonize(o, cfg, fd, path, err);
+        r = spawn_daemon(o, fd, path, err);
     if (fd >= 0)
         close(fd);
     if (r < 0)

@@ -2,6 +2,7 @@
 import concurrent.futures
 import os
 import pathlib
+import subprocess
 import uuid
 
 import pytest
@@ -212,3 +213,29 @@ def test_large_log_burst_is_complete(cri):
     entries = cri.read_log(pod, "w")
     assert len(entries) == lines
     assert all(e == ("stdout", "y" * 99) for e in entries)
+
+
+def test_shim_daemon_is_a_fresh_exec_without_the_malloc_cache(containerd, cri):
+    """`start` execs the daemon (`serve`) with glibc's per-thread malloc cache off (a quiet shim
+    then holds no pages pinned by cached blocks); the workloads never see that setting: their
+    environment is their spec's."""
+    pod = cri.run_pod("daemon-env", runtime_handler=H)
+    _, st = run_to_exit(cri, pod, "env", "echo ppid=$PPID; env")
+    assert st.exit_code == 0
+    lines = stdout_lines(cri, pod, "env")
+    assert not [ln for ln in lines if "GLIBC_TUNABLES" in ln], lines
+    shim = int(next(ln for ln in lines if ln.startswith("ppid="))[5:])
+    argv = pathlib.Path(f"/proc/{shim}/cmdline").read_bytes().split(b"\0")
+    assert b"containerd-shim-reaper-v2" in argv[0] and argv[-2] == b"serve", argv
+    env = pathlib.Path(f"/proc/{shim}/environ").read_bytes().split(b"\0")
+    tunables = [e for e in env if e.startswith(b"GLIBC_TUNABLES=")]
+    assert len(tunables) == 1 and b"glibc.malloc.tcache_count=0" in tunables[0], tunables
+
+
+def test_serve_by_hand_is_refused_with_the_reason(containerd):
+    """`serve` is the daemon `start` execs; run by hand it names what is missing."""
+    shim = containerd.reaper_build / "src/shim/containerd-shim-reaper-v2"
+    p = subprocess.run([str(shim), "-namespace", "x", "-id", "y", "serve"], capture_output=True,
+                       text=True, timeout=30, env=containerd.env())
+    assert p.returncode == 1
+    assert "-socket names no socket" in p.stderr, p.stderr
