@@ -117,53 +117,43 @@ static void remove_own_socket(const char *path, const struct stat *bound)
 
 /* The daemon's environment: the node's, with glibc's per-thread cache of freed blocks off. A
  * shim sleeps most of its life, and each cached block pins its heap page: malloc_trim cannot
- * return it (measured: heap 59 -> 28 KiB per shim). Tunables are read when a process starts,
- * hence the exec. */
+ * return it (measured, with the fresh heap of the exec: 59 -> 20 KiB per shim). Tunables are
+ * read when a process starts, hence the exec. */
 #define TCACHE_OFF "glibc.malloc.tcache_count=0"
 static char **daemon_environ(void)
 {
-    size_t n = 0;
-    while (environ[n])
-        n++;
-    char **env = xcalloc(n + 2, sizeof(char *));
-    size_t k = 0;
-    bool set = false;
-    for (size_t i = 0; i < n; i++) {
-        if (str_startswith(environ[i], "GLIBC_TUNABLES=")) {
-            env[k++] = xasprintf("%s:%s", environ[i], TCACHE_OFF);
-            set = true;
-        } else {
-            env[k++] = xstrdup(environ[i]);
-        }
-    }
-    if (!set)
-        env[k++] = xstrdup("GLIBC_TUNABLES=" TCACHE_OFF);
+    char **env = NULL;
+    for (char **e = environ; *e; e++)
+        if (!str_startswith(*e, "GLIBC_TUNABLES="))
+            strv_push(&env, *e);
+    const char *node = env_lookup(environ, "GLIBC_TUNABLES");
+    _cleanup_free_ char *tunables = node ? xasprintf("GLIBC_TUNABLES=%s:" TCACHE_OFF, node)
+                                         : xstrdup("GLIBC_TUNABLES=" TCACHE_OFF);
+    strv_push(&env, tunables);
     return env;
+}
+
+static void push_flag(char ***argv, const char *flag, const char *value)
+{
+    if (value) {
+        strv_push(argv, flag);
+        strv_push(argv, value);
+    }
 }
 
 /* argv of `<self> ... -socket PATH serve`: the same flags, the listening socket on fd 3. */
 static char **daemon_argv(const struct shim_opts *o, const char *path)
 {
-    char **argv = xcalloc(14, sizeof(char *));
-    size_t k = 0;
-    argv[k++] = xstrdup("containerd-shim-reaper-v2");
-    argv[k++] = xstrdup("-namespace");
-    argv[k++] = xstrdup(o->ns);
-    if (o->address) {
-        argv[k++] = xstrdup("-address");
-        argv[k++] = xstrdup(o->address);
-    }
-    if (o->publish_binary) {
-        argv[k++] = xstrdup("-publish-binary");
-        argv[k++] = xstrdup(o->publish_binary);
-    }
-    argv[k++] = xstrdup("-id");
-    argv[k++] = xstrdup(o->id);
+    char **argv = NULL;
+    strv_push(&argv, "containerd-shim-reaper-v2");
+    push_flag(&argv, "-namespace", o->ns);
+    push_flag(&argv, "-address", o->address);
+    push_flag(&argv, "-publish-binary", o->publish_binary);
+    push_flag(&argv, "-id", o->id);
     if (o->debug)
-        argv[k++] = xstrdup("-debug");
-    argv[k++] = xstrdup("-socket");
-    argv[k++] = xstrdup(path);
-    argv[k++] = xstrdup("serve");
+        strv_push(&argv, "-debug");
+    push_flag(&argv, "-socket", path);
+    strv_push(&argv, "serve");
     return argv;
 }
 
@@ -207,6 +197,8 @@ int shim_serve_daemon(const struct shim_opts *o, const struct reaper_config *cfg
     if (fcntl(DAEMON_LISTEN_FD, F_SETFD, FD_CLOEXEC) < 0)
         return rerr_set(err, errno, "serve: fd %d", DAEMON_LISTEN_FD);
     int r = shim_serve(o, cfg, DAEMON_LISTEN_FD, err);
+    if (r < 0) /* our stderr is /dev/null: the shim log is where this can be read */
+        log_error("shim: %s", rerr_msg(*err));
     /* Gone with the last task: a later start for this pod makes a new shim and socket. */
     remove_own_socket(o->socket, &bound);
     return r;
